@@ -1,0 +1,108 @@
+"""Azure names: stable, unique where Azure needs them unique, and valid by Azure's rules.
+
+Storage accounts, key vaults and registries need globally unique names and endpoints need names
+unique in their region across all customers. A short suffix derived from the subscription, project,
+stack, region and an optional salt makes them unique without per-run randomness, so a second
+`pulumi up` computes the same names and changes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import uuid
+
+import pulumi
+
+from components.settings import Settings
+
+_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
+
+# uuid5 namespace for role assignment names: any fixed UUID works, it only has to never change.
+ROLE_ASSIGNMENT_NAMESPACE = uuid.UUID("6f1c4bbb-9f7a-4b52-8a4e-2d3f2f1f7a10")
+
+
+def stable_suffix(*parts: str, length: int = 6) -> str:
+    """A lowercase base-36 digest of ``parts``: the same inputs always give the same suffix."""
+    number = int.from_bytes(hashlib.sha256("|".join(parts).encode()).digest(), "big")
+    digits = []
+    for _ in range(length):
+        number, remainder = divmod(number, 36)
+        digits.append(_ALPHABET[remainder])
+    return "".join(digits)
+
+
+def _compact(text: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", text.lower())
+
+
+def storage_account_name(stem: str, suffix: str) -> str:
+    """3-24 lowercase letters and digits, globally unique."""
+    return ("st" + _compact(stem))[: 24 - len(suffix)] + suffix
+
+
+def registry_name(stem: str, suffix: str) -> str:
+    """5-50 letters and digits, globally unique."""
+    return ("cr" + _compact(stem))[: 50 - len(suffix)] + suffix
+
+
+def key_vault_name(stem: str, suffix: str) -> str:
+    """3-24 letters, digits and single hyphens, starting with a letter; globally unique."""
+    head = ("kv-" + re.sub(r"-+", "-", re.sub(r"[^a-z0-9-]", "-", stem.lower()))).strip("-")
+    head = head[: 24 - len(suffix) - 1].rstrip("-")
+    return f"{head}-{suffix}"
+
+
+def endpoint_name(stem: str, suffix: str) -> str:
+    """3-32 letters, digits and hyphens, letter first; unique within the Azure region."""
+    head = re.sub(r"-+", "-", re.sub(r"[^a-z0-9-]", "-", stem.lower())).strip("-")
+    head = head[: 32 - len(suffix) - 1].rstrip("-")
+    if not head or not head[0].isalpha():
+        head = "e" + head
+    return f"{head}-{suffix}"
+
+
+def role_assignment_name(scope: str, principal_id: str, role_definition_id: str) -> str:
+    """A GUID fixed by (scope, principal, role), so re-runs update rather than duplicate."""
+    return str(
+        uuid.uuid5(ROLE_ASSIGNMENT_NAMESPACE, f"{scope}|{principal_id}|{role_definition_id}")
+    )
+
+
+class StackNames:
+    """Every Azure resource name of one stack, computed once and handed to the components.
+
+    Names that must be unique beyond the resource group carry a suffix derived from the
+    subscription id, so they are Outputs; the rest are plain strings.
+    """
+
+    def __init__(self, settings: Settings, subscription_id: pulumi.Input[str]):
+        stem = f"{settings.project}-{settings.stack}"
+        self.resource_group: str = settings.resource_group_name or f"rg-{stem}"
+        self.workspace: str = f"mlw-{stem}"[:33]
+        self.log_analytics: str = f"log-{stem}"
+        self.app_insights: str = f"appi-{stem}"
+        self.image_repository: str = settings.project
+
+        def suffix(subscription: str) -> str:
+            return stable_suffix(
+                subscription,
+                settings.project,
+                settings.stack,
+                settings.location,
+                settings.name_salt,
+            )
+
+        self.suffix: pulumi.Output[str] = pulumi.Output.from_input(subscription_id).apply(suffix)
+        self.storage_account: pulumi.Output[str] = self.suffix.apply(
+            lambda s: storage_account_name(stem, s)
+        )
+        self.key_vault: pulumi.Output[str] = self.suffix.apply(lambda s: key_vault_name(stem, s))
+        self.registry: pulumi.Output[str] = self.suffix.apply(lambda s: registry_name(stem, s))
+        self.endpoint: pulumi.Output[str] = (
+            pulumi.Output.from_input(settings.endpoint_name)
+            if settings.endpoint_name
+            else self.suffix.apply(
+                lambda s: endpoint_name(f"{settings.project}-{settings.stack}", s)
+            )
+        )

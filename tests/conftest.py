@@ -1,0 +1,60 @@
+"""Test harness: run the real program under Pulumi's mocks, one fresh runtime per test.
+
+The mocks themselves live in tools/offline.py, because the offline preview uses the same ones; this
+file gives each test a fresh event loop and fresh mocks, and fixtures that run a stack's program.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+import pulumi
+import pytest
+
+from tools.offline import ProgramRun, committed_stacks, load_stack_config, run_program
+
+STACKS = committed_stacks()
+
+
+@pytest.fixture(autouse=True)
+def fresh_event_loop() -> Iterator[None]:
+    """Pulumi's runtime keeps state on the event loop; each test gets its own."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    yield
+    pulumi.runtime.settings.SETTINGS.outputs.clear()
+    loop.close()
+    asyncio.set_event_loop(None)
+
+
+RunProgram = Callable[..., ProgramRun]
+
+
+@pytest.fixture
+def run() -> RunProgram:
+    """``run(stack, **overrides)``: the stack's program under fresh mocks, with keys overridden."""
+
+    def _run(stack: str, preview: bool = True, **overrides: Any) -> ProgramRun:
+        return run_program(stack, overrides=overrides, preview=preview)
+
+    return _run
+
+
+@pytest.fixture(params=STACKS)
+def stack(request: pytest.FixtureRequest) -> str:
+    """Each committed Pulumi.<stack>.yaml in turn."""
+    return request.param
+
+
+@pytest.fixture
+def stack_run(stack: str, run: RunProgram) -> ProgramRun:
+    """The program run for each committed stack."""
+    return run(stack)
+
+
+def stack_entries(stack: str, overrides: Mapping[str, Any] | None = None) -> dict[str, str]:
+    """A stack file's configuration as the flat string map Pulumi hands the program."""
+    config, _ = load_stack_config(stack, overrides)
+    return config

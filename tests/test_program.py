@@ -1,0 +1,61 @@
+"""The whole program, for every committed stack file, under mocks."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from tests.conftest import RunProgram
+from tools.offline import ROOT, ProgramRun
+from tools.preview import to_json
+
+
+def test_every_stack_runs_and_exports_its_region(stack: str, stack_run: ProgramRun) -> None:
+    assert stack_run.outputs["region"] in {"swedencentral", "eastus2"}
+    assert stack_run.stack == stack
+
+
+def test_same_config_gives_identical_inputs(stack: str, run: RunProgram) -> None:
+    first = json.dumps(to_json(run(stack)), sort_keys=True)
+    second = json.dumps(to_json(run(stack)), sort_keys=True)
+    assert first == second
+
+
+def test_stacks_get_different_globally_unique_names(run: RunProgram) -> None:
+    dev, prod = run("dev"), run("prod")
+    assert dev.outputs["endpointName"] != prod.outputs["endpointName"]
+
+
+def test_preview_command_succeeds_and_prints_outputs() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "tools.preview", "--stack", "dev"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Offline preview of stack 'dev'" in result.stdout
+    assert "region" in result.stdout
+
+
+def test_preview_of_bad_config_exits_non_zero_without_traceback(tmp_path) -> None:
+    stack_file = ROOT / "Pulumi.citest-bad.yaml"
+    stack_file.write_text(
+        "config:\n  azure-native:location: swedencentral\n  vllm-azureml:authMode: AMLToken\n"
+    )
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "tools.preview", "--stack", "citest-bad"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    finally:
+        stack_file.unlink()
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "vllm-azureml:authMode = 'AMLToken'" in result.stderr
+    assert "Stack 'citest-bad'" in result.stderr

@@ -1,0 +1,261 @@
+"""Offline preview: what `pulumi up` would create for a stack, with no cloud, CLI or Docker.
+
+    python -m tools.preview --stack dev [--json FILE] [--graph FILE]
+
+Runs the real ``__main__.py`` under Pulumi's mocks with the stack file's configuration and prints
+the resource tree, the settings that matter for each resource, and the stack outputs (secrets as
+``[secret]``). Bad configuration exits 2 with the settings errors; nothing is deployed either way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from tools.offline import (
+    ProgramRun,
+    RecordedResource,
+    StackFileError,
+    committed_stacks,
+    run_program,
+)
+
+SECRET = "[secret]"
+
+# The inputs worth a glance per resource type: (label, dotted input path).
+HIGHLIGHTS: dict[str, list[tuple[str, str]]] = {
+    "azure-native:resources:ResourceGroup": [("location", "location")],
+    "azure-native:storage:StorageAccount": [
+        ("name", "accountName"),
+        ("sku", "sku.name"),
+        ("tls", "minimumTlsVersion"),
+        ("blobPublicAccess", "allowBlobPublicAccess"),
+        ("sharedKey", "allowSharedKeyAccess"),
+    ],
+    "azure-native:keyvault:Vault": [
+        ("name", "vaultName"),
+        ("rbac", "properties.enableRbacAuthorization"),
+        ("purgeProtection", "properties.enablePurgeProtection"),
+        ("softDeleteDays", "properties.softDeleteRetentionInDays"),
+    ],
+    "azure-native:containerregistry:Registry": [
+        ("name", "registryName"),
+        ("sku", "sku.name"),
+        ("adminUser", "adminUserEnabled"),
+        ("anonymousPull", "anonymousPullEnabled"),
+    ],
+    "azure-native:machinelearningservices:Workspace": [
+        ("name", "workspaceName"),
+        ("publicNetworkAccess", "publicNetworkAccess"),
+        ("isolation", "managedNetwork.isolationMode"),
+    ],
+    "azure-native:machinelearningservices:OnlineEndpoint": [
+        ("name", "endpointName"),
+        ("auth", "properties.authMode"),
+        ("publicNetworkAccess", "properties.publicNetworkAccess"),
+    ],
+    "azure-native:machinelearningservices:OnlineDeployment": [
+        ("name", "deploymentName"),
+        ("instanceType", "properties.instanceType"),
+        ("instances", "sku.capacity"),
+        ("concurrency", "properties.requestSettings.maxConcurrentRequestsPerInstance"),
+        ("timeout", "properties.requestSettings.requestTimeout"),
+    ],
+    "azure-native:machinelearningservices:EnvironmentVersion": [
+        ("version", "version"),
+        ("image", "properties.image"),
+    ],
+    "azure-native:monitor:AutoscaleSetting": [
+        ("enabled", "enabled"),
+        ("min", "profiles.0.capacity.minimum"),
+        ("default", "profiles.0.capacity.default"),
+        ("max", "profiles.0.capacity.maximum"),
+        ("profiles", "profiles"),
+    ],
+    "azure-native:authorization:RoleAssignment": [
+        ("role", "roleDefinitionId"),
+        ("scope", "scope"),
+    ],
+}
+
+
+def _short_type(type_token: str) -> str:
+    parts = type_token.split(":")
+    return parts[-1] if len(parts) == 3 else type_token
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, list):
+        return f"{len(value)} item{'s' if len(value) != 1 else ''}"
+    if isinstance(value, dict):
+        return json.dumps(value, sort_keys=True)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def highlights(resource: RecordedResource) -> str:
+    shown = []
+    for label, path in HIGHLIGHTS.get(resource.type, []):
+        if resource.is_secret(path):
+            shown.append(f"{label}={SECRET}")
+            continue
+        value = resource.input(path)
+        if value is None:
+            continue
+        if label == "role" and isinstance(value, str):
+            value = value.rsplit("/", 1)[-1]
+        if label == "scope" and isinstance(value, str):
+            value = value.rsplit("/providers/", 1)[-1]
+        shown.append(f"{label}={_show(value)}")
+    if resource.type == "azure-native:machinelearningservices:OnlineEndpoint":
+        traffic = resource.input("properties.traffic")
+        if traffic:
+            shown.append(f"traffic={_show(traffic)}")
+    if resource.protect:
+        shown.append("protected")
+    return "  ".join(shown)
+
+
+def render_tree(run: ProgramRun) -> str:
+    """The resources as a tree of parents and children, each with its highlights."""
+    children: dict[str, list[RecordedResource]] = {}
+    known = {resource.urn for resource in run.resources}
+    for resource in run.resources:
+        parent = resource.parent if resource.parent in known else ""
+        children.setdefault(parent, []).append(resource)
+    lines: list[str] = []
+
+    def walk(parent: str, indent: str) -> None:
+        siblings = children.get(parent, [])
+        for index, resource in enumerate(siblings):
+            last = index == len(siblings) - 1
+            branch = "└─ " if last else "├─ "
+            detail = highlights(resource)
+            lines.append(
+                f"{indent}{branch}{_short_type(resource.type)} {resource.name}"
+                + (f"  [{detail}]" if detail else "")
+            )
+            walk(resource.urn, indent + ("   " if last else "│  "))
+
+    walk("", "")
+    return "\n".join(lines)
+
+
+def _redacted(value: Any, secret: bool) -> Any:
+    return SECRET if secret else value
+
+
+def render_outputs(run: ProgramRun) -> str:
+    width = max((len(name) for name in run.outputs), default=0)
+    lines = []
+    for name, value in run.outputs.items():
+        shown = _redacted(value, name in run.secret_outputs)
+        if not isinstance(shown, str):
+            shown = json.dumps(shown, sort_keys=True)
+        lines.append(f"  {name.ljust(width)}  {shown}")
+    return "\n".join(lines)
+
+
+def _redact_inputs(value: Any, path: str, secret_paths: Sequence[str]) -> Any:
+    if path and path in secret_paths:
+        return SECRET
+    if isinstance(value, dict):
+        return {
+            key: _redact_inputs(item, f"{path}.{key}" if path else key, secret_paths)
+            for key, item in sorted(value.items())
+        }
+    if isinstance(value, list):
+        return [
+            _redact_inputs(item, f"{path}.{index}", secret_paths)
+            for index, item in enumerate(value)
+        ]
+    return value
+
+
+def to_json(run: ProgramRun) -> dict[str, Any]:
+    """Every resource with its full inputs (secrets redacted) and dependencies; stable order."""
+    return {
+        "stack": run.stack,
+        "resources": [
+            {
+                "urn": resource.urn,
+                "type": resource.type,
+                "name": resource.name,
+                "parent": resource.parent,
+                "custom": resource.custom,
+                "protect": resource.protect,
+                "ignoreChanges": resource.ignore_changes,
+                "customTimeouts": resource.custom_timeouts,
+                "dependencies": resource.dependencies,
+                "secretInputs": resource.secret_paths,
+                "inputs": _redact_inputs(resource.inputs, "", resource.secret_paths),
+            }
+            for resource in run.resources
+        ],
+        "outputs": {
+            name: _redacted(value, name in run.secret_outputs)
+            for name, value in sorted(run.outputs.items())
+        },
+    }
+
+
+def to_mermaid(run: ProgramRun) -> str:
+    """A Mermaid flowchart: solid arrows for dependencies, dotted for parent -> child."""
+    ids = {resource.urn: f"r{index}" for index, resource in enumerate(run.resources)}
+    lines = ["flowchart LR"]
+    for resource in run.resources:
+        label = f"{_short_type(resource.type)}<br/>{resource.name}"
+        lines.append(f'  {ids[resource.urn]}["{label}"]')
+    for resource in run.resources:
+        if resource.parent in ids:
+            lines.append(f"  {ids[resource.parent]} -.-> {ids[resource.urn]}")
+        for dependency in resource.dependencies:
+            if dependency in ids and dependency != resource.parent:
+                lines.append(f"  {ids[dependency]} --> {ids[resource.urn]}")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.preview",
+        description="Show what `pulumi up` would deploy for a stack, offline (no Azure, no CLI).",
+    )
+    parser.add_argument("--stack", default="dev", help="stack name: reads Pulumi.<stack>.yaml")
+    parser.add_argument("--json", metavar="FILE", help="write every resource's inputs as JSON")
+    parser.add_argument("--graph", metavar="FILE", help="write a Mermaid diagram of the graph")
+    arguments = parser.parse_args(argv)
+
+    from components.settings import SettingsError
+
+    try:
+        run = run_program(arguments.stack)
+    except (SettingsError, StackFileError) as error:
+        print(str(error), file=sys.stderr)
+        return 2
+
+    custom = [resource for resource in run.resources if resource.custom]
+    components = len(run.resources) - len(custom)
+    print(f"Offline preview of stack '{run.stack}' (mocks: no Azure calls, nothing deployed)\n")
+    print(render_tree(run))
+    print("\nOutputs:")
+    print(render_outputs(run))
+    print(
+        f"\n{len(custom)} resources to create in {components} components. "
+        f"Stacks in this repo: {', '.join(committed_stacks())}."
+    )
+    if arguments.json:
+        Path(arguments.json).write_text(json.dumps(to_json(run), indent=2, sort_keys=True) + "\n")
+        print(f"Wrote {arguments.json}")
+    if arguments.graph:
+        Path(arguments.graph).write_text(to_mermaid(run))
+        print(f"Wrote {arguments.graph}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
