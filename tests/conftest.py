@@ -34,10 +34,16 @@ RunProgram = Callable[..., ProgramRun]
 
 @pytest.fixture
 def run() -> RunProgram:
-    """``run(stack, **overrides)``: the stack's program under fresh mocks, with keys overridden."""
+    """``run(stack, program=None, **overrides)``: the stack's program (or ``program``, a function
+    declaring resources) under fresh mocks, with project keys overridden."""
 
-    def _run(stack: str, preview: bool = True, **overrides: Any) -> ProgramRun:
-        return run_program(stack, overrides=overrides, preview=preview)
+    def _run(
+        stack: str,
+        preview: bool = True,
+        program: Callable[[], None] | None = None,
+        **overrides: Any,
+    ) -> ProgramRun:
+        return run_program(stack, overrides=overrides, preview=preview, program=program)
 
     return _run
 

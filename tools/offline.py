@@ -465,11 +465,14 @@ def run_program(
     stack: str,
     overrides: Mapping[str, Any] | None = None,
     preview: bool = True,
+    program: Callable[[], None] | None = None,
 ) -> ProgramRun:
     """Run ``__main__.py`` for ``stack`` under mocks and return everything it declared.
 
     ``overrides`` replace stack-file keys (without namespace for project keys), which lets tests
-    vary one setting at a time. A configuration error propagates as ``SettingsError``.
+    vary one setting at a time. ``program`` runs instead of ``__main__.py`` (a component test
+    declaring one component with the stack's configuration). A configuration error propagates as
+    ``SettingsError``.
     """
     config, secret_keys = load_stack_config(stack, overrides)
     location = config.get("azure-native:location", "")
@@ -483,7 +486,7 @@ def run_program(
     os.environ["PULUMI_OFFLINE"] = "1"
     try:
         with _program_on_path():
-            _sync_await(run_pulumi_func(_run_main))
+            _sync_await(run_pulumi_func(program or _run_main))
         root = pulumi.runtime.settings.get_root_resource()
         outputs: dict[str, Any] = {}
         secret_outputs: set[str] = set()
