@@ -1,0 +1,235 @@
+"""A loopback HTTP server that behaves like Azure Resource Manager for the calls this project makes.
+
+It keeps resources in memory by ARM path, answers writes the way ARM answers long-running ones
+(201/202 with an ``Azure-AsyncOperation`` or ``Location`` URL that reports InProgress for a few polls
+before Succeeded), and records every request, so the ARM client and the dynamic providers are tested
+over real HTTP rather than mocked at the function level. It binds 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+
+@dataclass
+class RecordedRequest:
+    method: str
+    path: str
+    api_version: str | None
+    headers: dict[str, str]
+    body: Any
+
+
+@dataclass
+class Operation:
+    """An asynchronous operation that succeeds (or fails) after ``polls`` status reads."""
+
+    polls: int
+    outcome: str = "Succeeded"
+    error: dict[str, str] | None = None
+    result: Any = None
+    apply: Callable[[], None] | None = None
+    reads: int = 0
+
+
+# A handler may answer a request itself: return (status, body, headers) or None to fall through.
+Handler = Callable[["FakeArm", RecordedRequest], "tuple[int, Any, dict[str, str]] | None"]
+
+
+@dataclass
+class FakeArm:
+    """State and behaviour of the fake; the HTTP plumbing is in :class:`_RequestHandler`."""
+
+    polls: int = 2
+    resources: dict[str, dict[str, Any]] = field(default_factory=dict)
+    requests: list[RecordedRequest] = field(default_factory=list)
+    operations: dict[str, Operation] = field(default_factory=dict)
+    handlers: list[Handler] = field(default_factory=list)
+    base_url: str = ""
+    expected_token: str = "fake-arm-token"
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def new_operation(self, operation: Operation) -> str:
+        operation_id = f"op-{len(self.operations) + 1}"
+        self.operations[operation_id] = operation
+        return f"{self.base_url}/operations/{operation_id}"
+
+    def writes(self, method: str | None = None) -> list[RecordedRequest]:
+        return [
+            r
+            for r in self.requests
+            if r.method in ("PUT", "PATCH", "POST", "DELETE")
+            and (method is None or r.method == method)
+        ]
+
+    def handle(self, request: RecordedRequest) -> tuple[int, Any, dict[str, str]]:
+        if request.headers.get("authorization") != f"Bearer {self.expected_token}":
+            return 401, {"error": {"code": "AuthenticationFailed", "message": "bad token"}}, {}
+        if request.path.startswith("/operations/"):
+            return self._operation_status(request.path.rsplit("/", 1)[-1])
+        if request.path.startswith("/locations/"):
+            return self._location_status(request.path.rsplit("/", 1)[-1])
+        for handler in self.handlers:
+            answer = handler(self, request)
+            if answer is not None:
+                return answer
+        if request.api_version is None:
+            return (
+                400,
+                {"error": {"code": "MissingApiVersionParameter", "message": "api-version"}},
+                {},
+            )
+        path = request.path.lower()
+        if request.method == "GET":
+            resource = self.resources.get(path)
+            if resource is None:
+                return 404, {"error": {"code": "ResourceNotFound", "message": request.path}}, {}
+            return 200, resource, {}
+        if request.method in ("PUT", "PATCH"):
+            existing = self.resources.get(path)
+            body = request.body or {}
+            if request.method == "PATCH":
+                if existing is None:
+                    return 404, {"error": {"code": "ResourceNotFound", "message": request.path}}, {}
+                merged = _merge(existing, body)
+            else:
+                merged = {**body, "id": request.path, "name": request.path.rsplit("/", 1)[-1]}
+
+            def apply() -> None:
+                self.resources[path] = merged
+
+            url = self.new_operation(Operation(self.polls, apply=apply))
+            status = 200 if existing is not None else 201
+            return status, merged, {"Azure-AsyncOperation": url, "Retry-After": "0"}
+        if request.method == "DELETE":
+            if path not in self.resources:
+                return 204, None, {}
+
+            def remove() -> None:
+                self.resources.pop(path, None)
+
+            operation_id = f"loc-{len(self.operations) + 1}"
+            self.operations[operation_id] = Operation(self.polls, apply=remove)
+            return (
+                202,
+                None,
+                {"Location": f"{self.base_url}/locations/{operation_id}", "Retry-After": "0"},
+            )
+        return 405, {"error": {"code": "MethodNotAllowed", "message": request.method}}, {}
+
+    def _operation_status(self, operation_id: str) -> tuple[int, Any, dict[str, str]]:
+        operation = self.operations.get(operation_id)
+        if operation is None:
+            return 404, {"error": {"code": "NotFound", "message": operation_id}}, {}
+        operation.reads += 1
+        if operation.reads < operation.polls:
+            return 200, {"status": "InProgress"}, {"Retry-After": "0"}
+        if operation.outcome == "Succeeded" and operation.apply is not None:
+            operation.apply()
+            operation.apply = None
+        body: dict[str, Any] = {"status": operation.outcome}
+        if operation.error:
+            body["error"] = operation.error
+        return 200, body, {}
+
+    def _location_status(self, operation_id: str) -> tuple[int, Any, dict[str, str]]:
+        operation = self.operations.get(operation_id)
+        if operation is None:
+            return 404, {"error": {"code": "NotFound", "message": operation_id}}, {}
+        operation.reads += 1
+        if operation.reads < operation.polls:
+            return 202, None, {"Retry-After": "0"}
+        if operation.apply is not None:
+            operation.apply()
+            operation.apply = None
+        if operation.result is None:
+            return 204, None, {}
+        return 200, operation.result, {}
+
+
+def _merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    """JSON merge patch (RFC 7396), the semantics ARM gives PATCH."""
+    merged = dict(base)
+    for key, value in patch.items():
+        if value is None:
+            merged.pop(key, None)
+        elif isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+class _RequestHandler(BaseHTTPRequestHandler):
+    fake: FakeArm
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+    def _serve(self) -> None:
+        parsed = urlparse(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        body = json.loads(raw) if raw else None
+        request = RecordedRequest(
+            method=self.command,
+            path=parsed.path,
+            api_version=(parse_qs(parsed.query).get("api-version") or [None])[0],
+            headers={key.lower(): value for key, value in self.headers.items()},
+            body=body,
+        )
+        with self.fake.lock:
+            self.fake.requests.append(request)
+            status, payload, headers = self.fake.handle(request)
+        data = b"" if payload is None else json.dumps(payload).encode()
+        self.send_response(status)
+        for key, value in headers.items():
+            self.send_header(key, value)
+        if data:
+            self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if data:
+            self.wfile.write(data)
+
+    do_GET = do_PUT = do_PATCH = do_POST = do_DELETE = _serve  # noqa: N815 - stdlib names
+
+
+class FakeArmServer:
+    """Start with ``with FakeArmServer() as arm:``; ``arm.url`` is its base URL."""
+
+    def __init__(self, fake: FakeArm | None = None):
+        self.fake = fake or FakeArm()
+        handler = type("Handler", (_RequestHandler,), {"fake": self.fake})
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self.fake.base_url = self.url
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+
+    def __enter__(self) -> FakeArm:
+        self._thread.start()
+        return self.fake
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+class FakeCredential:
+    """Stands in for an azure-identity credential; counts the scopes it was asked for."""
+
+    def __init__(self, token: str = "fake-arm-token"):  # noqa: S107 - a test token
+        self.token = token
+        self.scopes: list[str] = []
+
+    def get_token(self, *scopes: str, **_: Any) -> Any:
+        self.scopes.extend(scopes)
+        return type("AccessToken", (), {"token": self.token, "expires_on": 4102444800})()

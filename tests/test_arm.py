@@ -1,0 +1,123 @@
+"""The ARM client over real HTTP against the loopback fake ARM server."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from components.arm import ARM_SCOPE, ArmClient, ArmError
+from tests.fake_arm import FakeArm, FakeArmServer, FakeCredential, Operation
+
+RESOURCE = (
+    "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/"
+    "Microsoft.MachineLearningServices/workspaces/w/onlineEndpoints/e"
+)
+API = "2025-12-01"
+
+
+@pytest.fixture
+def arm() -> Iterator[tuple[FakeArm, ArmClient]]:
+    with FakeArmServer(FakeArm(polls=3)) as fake:
+        client = ArmClient(FakeCredential(), base_url=fake.base_url, poll_interval=0.0)
+        yield fake, client
+
+
+def test_put_waits_for_the_async_operation_then_reads_the_resource(arm) -> None:
+    fake, client = arm
+    result = client.put(RESOURCE, API, {"properties": {"traffic": {"blue": 100}}})
+    assert result["properties"]["traffic"] == {"blue": 100}
+    status_reads = [r for r in fake.requests if r.path.startswith("/operations/")]
+    assert len(status_reads) == 3  # InProgress, InProgress, Succeeded
+    assert fake.requests[-1].method == "GET" and fake.requests[-1].path == RESOURCE
+    assert all(r.api_version == API for r in fake.requests if not r.path.startswith("/operations"))
+
+
+def test_get_of_missing_resource_is_none(arm) -> None:
+    _, client = arm
+    assert client.get(RESOURCE, API) is None
+
+
+def test_patch_merges_like_arm(arm) -> None:
+    _, client = arm
+    client.put(RESOURCE, API, {"properties": {"authMode": "Key", "traffic": {}}})
+    client.patch(RESOURCE, API, {"properties": {"traffic": {"blue": 100}}})
+    assert client.get(RESOURCE, API)["properties"] == {"authMode": "Key", "traffic": {"blue": 100}}
+
+
+def test_delete_polls_location_until_gone(arm) -> None:
+    fake, client = arm
+    client.put(RESOURCE, API, {"properties": {}})
+    client.delete(RESOURCE, API)
+    assert client.get(RESOURCE, API) is None
+    assert len([r for r in fake.requests if r.path.startswith("/locations/")]) == 3
+
+
+def test_failed_operation_raises_with_arms_code_and_message(arm) -> None:
+    fake, client = arm
+
+    def fail(fake_arm: FakeArm, request):
+        if request.method == "PUT":
+            url = fake_arm.new_operation(
+                Operation(2, outcome="Failed", error={"code": "Conflict", "message": "traffic"})
+            )
+            return 201, {}, {"Azure-AsyncOperation": url}
+        return None
+
+    fake.handlers.append(fail)
+    with pytest.raises(ArmError) as caught:
+        client.put(RESOURCE, API, {"properties": {}})
+    assert caught.value.code == "Conflict"
+    assert "traffic" in str(caught.value)
+
+
+def test_error_response_raises_with_status(arm) -> None:
+    fake, client = arm
+    fake.handlers.append(
+        lambda _, request: (
+            (409, {"error": {"code": "Busy", "message": "in use"}}, {})
+            if request.method == "DELETE"
+            else None
+        )
+    )
+    with pytest.raises(ArmError) as caught:
+        client.delete(RESOURCE, API)
+    assert (caught.value.status, caught.value.code) == (409, "Busy")
+
+
+def test_post_action_returns_the_location_result(arm) -> None:
+    fake, client = arm
+
+    def action(fake_arm: FakeArm, request):
+        if request.method == "POST" and request.path.endswith("/importImage"):
+            operation_id = "import-1"
+            fake_arm.operations[operation_id] = Operation(2, result={"imported": True})
+            return 202, None, {"Location": f"{fake_arm.base_url}/locations/{operation_id}"}
+        return None
+
+    fake.handlers.append(action)
+    assert client.post(RESOURCE + "/importImage", "2023-07-01", {"source": {}}) == {
+        "imported": True
+    }
+
+
+def test_token_is_requested_for_arm_and_sent_as_bearer(arm) -> None:
+    fake, client = arm
+    client.get(RESOURCE, API)
+    assert client._credential.scopes == [ARM_SCOPE]
+    assert fake.requests[0].headers["authorization"] == "Bearer fake-arm-token"
+
+
+def test_timeout_while_operation_runs() -> None:
+    with FakeArmServer(FakeArm(polls=1000)) as fake:
+        client = ArmClient(FakeCredential(), base_url=fake.base_url, poll_interval=0.0, timeout=0.0)
+        with pytest.raises(ArmError) as caught:
+            client.put(RESOURCE, API, {})
+    assert caught.value.code == "Timeout"
+
+
+def test_unreachable_arm_is_a_clear_error() -> None:
+    client = ArmClient(FakeCredential(), base_url="http://127.0.0.1:9", poll_interval=0.0)
+    with pytest.raises(ArmError) as caught:
+        client.get(RESOURCE, API)
+    assert caught.value.code == "ConnectionError"
