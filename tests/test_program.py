@@ -59,3 +59,32 @@ def test_preview_of_bad_config_exits_non_zero_without_traceback(tmp_path) -> Non
     assert "Traceback" not in result.stderr
     assert "vllm-azureml:authMode = 'AMLToken'" in result.stderr
     assert "Stack 'citest-bad'" in result.stderr
+
+
+def test_json_and_graph_files_are_byte_identical_across_runs(tmp_path, stack: str) -> None:
+    outputs = []
+    for attempt in ("first", "second"):
+        json_file, graph_file = tmp_path / f"{attempt}.json", tmp_path / f"{attempt}.mmd"
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "tools.preview",
+                "--stack",
+                stack,
+                "--json",
+                str(json_file),
+                "--graph",
+                str(graph_file),
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        outputs.append((json_file.read_bytes(), graph_file.read_bytes()))
+    assert outputs[0] == outputs[1]
+    document = json.loads(outputs[0][0])
+    assert document["stack"] == stack
+    assert outputs[0][1].startswith(b"flowchart LR")
