@@ -128,6 +128,11 @@ AUTH_MODES = ("Key", "AADToken")
 NETWORK_ACCESS = ("Enabled", "Disabled")
 MANAGED_NETWORK_MODES = ("Disabled", "AllowInternetOutbound", "AllowOnlyApprovedOutbound")
 REGISTRY_SKUS = ("Basic", "Standard", "Premium")
+# Azure Firewall tiers AzureML offers for a managed network's FQDN rules (Premium is not offered).
+FIREWALL_SKUS = ("Basic", "Standard")
+# Entra ID object types ARM accepts as a role assignment's principalType; ARM refuses a type that
+# does not match the principal (UnmatchedPrincipalType).
+PRINCIPAL_TYPES = ("User", "ServicePrincipal", "Group")
 BASE_IMAGE_SOURCES = ("import", "cacheRule")
 LATENCY_METRICS = (
     "RequestLatency_P50",
@@ -137,35 +142,118 @@ LATENCY_METRICS = (
 )
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
-# Windows time zone ids, the spelling Azure Monitor autoscale recurrences take (not IANA names).
+# Windows time zone ids, the spelling Azure Monitor autoscale recurrences take (not IANA names):
+# the list the autoscale API documents for RecurrentSchedule.timeZone (Microsoft.Insights
+# autoscalesettings schema), west to east.
 AUTOSCALE_TIME_ZONES = frozenset(
     {
+        "Dateline Standard Time",
+        "UTC-11",
+        "Hawaiian Standard Time",
+        "Alaskan Standard Time",
+        "Pacific Standard Time (Mexico)",
+        "Pacific Standard Time",
+        "US Mountain Standard Time",
+        "Mountain Standard Time (Mexico)",
+        "Mountain Standard Time",
+        "Central America Standard Time",
+        "Central Standard Time",
+        "Central Standard Time (Mexico)",
+        "Canada Central Standard Time",
+        "SA Pacific Standard Time",
+        "Eastern Standard Time",
+        "US Eastern Standard Time",
+        "Venezuela Standard Time",
+        "Paraguay Standard Time",
+        "Atlantic Standard Time",
+        "Central Brazilian Standard Time",
+        "SA Western Standard Time",
+        "Pacific SA Standard Time",
+        "Newfoundland Standard Time",
+        "E. South America Standard Time",
+        "Argentina Standard Time",
+        "SA Eastern Standard Time",
+        "Greenland Standard Time",
+        "Montevideo Standard Time",
+        "Bahia Standard Time",
+        "UTC-02",
+        "Mid-Atlantic Standard Time",
+        "Azores Standard Time",
+        "Cape Verde Standard Time",
+        "Morocco Standard Time",
         "UTC",
         "GMT Standard Time",
+        "Greenwich Standard Time",
         "W. Europe Standard Time",
         "Central Europe Standard Time",
         "Romance Standard Time",
         "Central European Standard Time",
-        "E. Europe Standard Time",
-        "FLE Standard Time",
+        "W. Central Africa Standard Time",
+        "Namibia Standard Time",
+        "Jordan Standard Time",
         "GTB Standard Time",
+        "Middle East Standard Time",
+        "Egypt Standard Time",
+        "Syria Standard Time",
+        "E. Europe Standard Time",
+        "South Africa Standard Time",
+        "FLE Standard Time",
+        "Turkey Standard Time",
         "Israel Standard Time",
+        "Kaliningrad Standard Time",
+        "Libya Standard Time",
+        "Arabic Standard Time",
+        "Arab Standard Time",
+        "Belarus Standard Time",
+        "Russian Standard Time",
+        "E. Africa Standard Time",
+        "Iran Standard Time",
         "Arabian Standard Time",
+        "Azerbaijan Standard Time",
+        "Russia Time Zone 3",
+        "Mauritius Standard Time",
+        "Georgian Standard Time",
+        "Caucasus Standard Time",
+        "Afghanistan Standard Time",
+        "West Asia Standard Time",
+        "Ekaterinburg Standard Time",
+        "Pakistan Standard Time",
         "India Standard Time",
+        "Sri Lanka Standard Time",
+        "Nepal Standard Time",
+        "Central Asia Standard Time",
+        "Bangladesh Standard Time",
+        "N. Central Asia Standard Time",
+        "Myanmar Standard Time",
+        "SE Asia Standard Time",
+        "North Asia Standard Time",
         "China Standard Time",
+        "North Asia East Standard Time",
         "Singapore Standard Time",
+        "W. Australia Standard Time",
+        "Taipei Standard Time",
+        "Ulaanbaatar Standard Time",
         "Tokyo Standard Time",
         "Korea Standard Time",
+        "Yakutsk Standard Time",
+        "Cen. Australia Standard Time",
+        "AUS Central Standard Time",
+        "E. Australia Standard Time",
         "AUS Eastern Standard Time",
+        "West Pacific Standard Time",
+        "Tasmania Standard Time",
+        "Magadan Standard Time",
+        "Vladivostok Standard Time",
+        "Russia Time Zone 10",
+        "Central Pacific Standard Time",
+        "Russia Time Zone 11",
         "New Zealand Standard Time",
-        "Eastern Standard Time",
-        "Central Standard Time",
-        "Mountain Standard Time",
-        "Pacific Standard Time",
-        "Alaskan Standard Time",
-        "Hawaiian Standard Time",
-        "E. South America Standard Time",
-        "South Africa Standard Time",
+        "UTC+12",
+        "Fiji Standard Time",
+        "Kamchatka Standard Time",
+        "Tonga Standard Time",
+        "Samoa Standard Time",
+        "Line Islands Standard Time",
     }
 )
 
@@ -271,6 +359,12 @@ DEFAULTS: dict[str, Any] = {
     "registrySku": "Premium",
     "publicNetworkAccess": "Enabled",
     "managedNetwork": "AllowOnlyApprovedOutbound",
+    # Standard, not the cheaper Basic: Basic caps all outbound traffic at 250 Mbps, so two
+    # instances downloading ~16 GB of weights at once outlast the 15-minute probe budget.
+    "firewallSku": "Standard",
+    # Who runs `pulumi up` for this stack: a person (User) or CI (ServicePrincipal). Used when the
+    # deployer is granted Key Vault Secrets Officer to manage the stack's secrets.
+    "deployerPrincipalType": "User",
     "outboundFqdns": list(HUGGING_FACE_FQDNS),
     "authMode": "Key",
     "endpointPublicNetworkAccess": "",
@@ -389,6 +483,8 @@ class Settings:
     registry_sku: str
     public_network_access: str
     managed_network: str
+    firewall_sku: str
+    deployer_principal_type: str
     outbound_fqdns: tuple[str, ...]
     auth_mode: str
     endpoint_public_network_access: str
@@ -645,6 +741,34 @@ def _parse_profile(reader: _Reader, key: str, raw: Any, index: int) -> Recurrenc
     return profile
 
 
+def _parse_time_zone(reader: _Reader, key: str, value: Any) -> str:
+    if isinstance(value, str) and value in AUTOSCALE_TIME_ZONES:
+        return value
+    reader.problem(
+        key,
+        value,
+        "must be a Windows time zone id as Azure Monitor autoscale spells it, for example "
+        "'UTC', 'W. Europe Standard Time' or 'Eastern Standard Time' (IANA names such as "
+        f"'Europe/Berlin' are refused){_near_miss(value, sorted(AUTOSCALE_TIME_ZONES))}",
+    )
+    return "UTC"
+
+
+def _check_profile_starts(reader: _Reader, key: str, profiles: Sequence[RecurrenceProfile]) -> None:
+    # A recurrence profile runs until the next one starts; two starting at the same minute leave
+    # Azure Monitor to pick one, so the schedule would not say what runs.
+    seen: dict[tuple[str, int, int], str] = {}
+    for profile in profiles:
+        for day in profile.days:
+            start = (day, profile.start_hour, profile.start_minute)
+            other = seen.setdefault(start, profile.name)
+            if other != profile.name:
+                reader.problems.append(
+                    f"{key}: profiles {other!r} and {profile.name!r} both start on {day} at "
+                    f"{profile.start_hour:02d}:{profile.start_minute:02d}"
+                )
+
+
 def _check_bounds(reader: _Reader, key: str, low: int, default: int, high: int) -> None:
     if not low <= default <= high:
         reader.problems.append(
@@ -674,6 +798,15 @@ def _parse_autoscale(reader: _Reader, key: str, raw: Any) -> AutoscaleSettings:
     names = [profile.name for profile in profiles]
     for duplicate in sorted({name for name in names if names.count(name) > 1}):
         reader.problems.append(f"{key}.profiles: profile name {duplicate!r} is used twice")
+    _check_profile_starts(reader, f"{key}.profiles", profiles)
+    for index, profile in enumerate(profiles):
+        if profile.name.lower() == "default":
+            reader.problem(
+                f"{key}.profiles[{index}].name",
+                profile.name,
+                "is reserved for the profile that carries minInstances/defaultInstances/"
+                "maxInstances; name this schedule after when it runs",
+            )
     settings = AutoscaleSettings(
         enabled=reader.boolean(f"{key}.enabled", values["enabled"]),
         min_instances=reader.integer(f"{key}.minInstances", values["minInstances"], 1, 50, why_min),
@@ -720,7 +853,7 @@ def _parse_autoscale(reader: _Reader, key: str, raw: Any) -> AutoscaleSettings:
         scale_in_cooldown_minutes=reader.integer(
             f"{key}.scaleInCooldownMinutes", values["scaleInCooldownMinutes"], 1, 10080
         ),
-        time_zone=reader.choice(f"{key}.timeZone", values["timeZone"], AUTOSCALE_TIME_ZONES),
+        time_zone=_parse_time_zone(reader, f"{key}.timeZone", values["timeZone"]),
         profiles=profiles,
         notify_emails=reader.string_list(
             f"{key}.notifyEmails",
@@ -796,7 +929,7 @@ def _parse_deployment(reader: _Reader, key: str, raw: Any) -> DeploymentSettings
             f"must lie within autoscale bounds {autoscale.min_instances}-"
             f"{autoscale.max_instances}: it is the count the deployment starts with",
         )
-    return DeploymentSettings(
+    deployment = DeploymentSettings(
         name=name,
         model=reader.string(
             f"{key}.model",
@@ -831,6 +964,33 @@ def _parse_deployment(reader: _Reader, key: str, raw: Any) -> DeploymentSettings
         ),
         autoscale=autoscale,
     )
+    if autoscale.enabled:
+        _check_autoscale_fits_deployment(reader, key, deployment)
+    return deployment
+
+
+def _check_autoscale_fits_deployment(
+    reader: _Reader, key: str, deployment: DeploymentSettings
+) -> None:
+    autoscale = deployment.autoscale
+    timeout_ms = deployment.request_timeout_seconds * 1000
+    if autoscale.scale_out_latency_ms >= timeout_ms:
+        # AzureML ends a request at the timeout (408), so latency never exceeds it.
+        reader.problem(
+            f"{key}.autoscale.scaleOutLatencyMs",
+            autoscale.scale_out_latency_ms,
+            f"must be below requestTimeoutSeconds ({deployment.request_timeout_seconds} s = "
+            f"{timeout_ms} ms): requests end at the timeout, so the latency rule could never fire",
+        )
+    ready_after = deployment.readiness_probe.initial_delay_seconds
+    if autoscale.scale_out_cooldown_minutes * 60 < ready_after:
+        reader.problem(
+            f"{key}.autoscale.scaleOutCooldownMinutes",
+            autoscale.scale_out_cooldown_minutes,
+            f"must cover readinessProbe.initialDelaySeconds ({ready_after} s): a new instance "
+            "takes no traffic before its first readiness probe, so a shorter cooldown adds "
+            "instances before the last ones serve",
+        )
 
 
 def _check_traffic(reader: _Reader, key: str, deployments: Sequence[DeploymentSettings]) -> None:
@@ -1048,6 +1208,10 @@ def parse_settings(
         registry_sku=registry_sku,
         public_network_access=public_network_access,
         managed_network=managed_network,
+        firewall_sku=reader.choice(key("firewallSku"), values["firewallSku"], FIREWALL_SKUS),
+        deployer_principal_type=reader.choice(
+            key("deployerPrincipalType"), values["deployerPrincipalType"], PRINCIPAL_TYPES
+        ),
         outbound_fqdns=fqdns,
         auth_mode=auth_mode,
         endpoint_public_network_access=endpoint_public_network_access,

@@ -157,6 +157,18 @@ BAD_CONFIGURATIONS: list[tuple[str, Any, dict[str, Any], str]] = [
         "managedNetwork = 'Internet'",
     ),
     (
+        "firewall sku spelling",
+        "swedencentral",
+        {"firewallSku": "Premium"},
+        "firewallSku = 'Premium'",
+    ),
+    (
+        "deployer principal type",
+        "swedencentral",
+        {"deployerPrincipalType": "MSI"},
+        "deployerPrincipalType = 'MSI'",
+    ),
+    (
         "basic registry with managed network",
         "swedencentral",
         {"registrySku": "Basic"},
@@ -486,6 +498,64 @@ BAD_CONFIGURATIONS: list[tuple[str, Any, dict[str, Any], str]] = [
         "swedencentral",
         {"deployments": [deployment(autoscale={"notifyWebhooks": ["http://hook"]})]},
         "https://",
+    ),
+    (
+        "autoscale latency threshold at the request timeout",
+        "swedencentral",
+        {
+            "deployments": [
+                deployment(
+                    requestTimeoutSeconds=60,
+                    autoscale={"enabled": True, "scaleOutLatencyMs": 60000},
+                )
+            ]
+        },
+        "scaleOutLatencyMs = 60000: must be below requestTimeoutSeconds (60 s = 60000 ms)",
+    ),
+    (
+        "autoscale scale-out cooldown shorter than the readiness delay",
+        "swedencentral",
+        {"deployments": [deployment(autoscale={"enabled": True, "scaleOutCooldownMinutes": 5})]},
+        "scaleOutCooldownMinutes = 5: must cover readinessProbe.initialDelaySeconds (600 s)",
+    ),
+    (
+        "two autoscale profiles start at the same minute",
+        "swedencentral",
+        {
+            "deployments": [
+                deployment(
+                    autoscale={
+                        "profiles": [
+                            {"name": "day", "start": "08:00"},
+                            {"name": "monday", "start": "08:00", "days": ["Monday"]},
+                        ]
+                    }
+                )
+            ]
+        },
+        "profiles 'day' and 'monday' both start on Monday at 08:00",
+    ),
+    (
+        "autoscale time zone in the wrong case",
+        "swedencentral",
+        {"deployments": [deployment(autoscale={"timeZone": "utc"})]},
+        "did you mean 'UTC'",
+    ),
+    (
+        "autoscale profile starting at 24:00",
+        "swedencentral",
+        {"deployments": [deployment(autoscale={"profiles": [{"name": "late", "start": "24:00"}]})]},
+        "24-hour time HH:MM",
+    ),
+    (
+        "autoscale profile named default",
+        "swedencentral",
+        {
+            "deployments": [
+                deployment(autoscale={"profiles": [{"name": "Default", "start": "08:00"}]})
+            ]
+        },
+        "profiles[0].name = 'Default': is reserved",
     ),
 ]
 

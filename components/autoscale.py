@@ -1,0 +1,254 @@
+"""Azure Monitor autoscale for one AzureML online deployment, tuned for vLLM on one GPU per instance.
+
+Azure Monitor changes the deployment's instance count (its ``sku.capacity``) between the bounds set
+here. The endpoint component ignores changes to that capacity while autoscale is on, so a
+``pulumi up`` never undoes what autoscale did; with autoscale off there is no setting at all and the
+stack file's ``instanceCount`` rules again.
+
+How Azure Monitor evaluates the rules (autoscale-best-practices, autoscale-understanding-settings):
+it scales out when ANY scale-out rule is met and scales in only when ALL scale-in rules are met, so
+"scale in only when latency AND GPU are both low" is two scale-in rules. After any scale action it
+waits for that rule's cooldown before scaling again in either direction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_azure_native as azure_native
+
+from components.settings import AutoscaleSettings, DeploymentSettings, Settings
+
+# Azure Monitor's namespace for the deployment's own platform metrics. Both rules read metrics the
+# deployment itself publishes (supported-metrics reference for this resource type), so no
+# dimension filter is needed: the endpoint-level latency metrics would have to be split by the
+# `deployment` dimension instead.
+DEPLOYMENT_METRIC_NAMESPACE = (
+    "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/deployments"
+)
+# Percent of time the instance's GPU was busy, averaged over the deployment's instances.
+GPU_UTILIZATION_METRIC = "GpuUtilizationPercentage"
+# These metrics are published at one-minute grain only (and PT1M is Azure Monitor's finest).
+METRIC_TIME_GRAIN = "PT1M"
+
+
+def iso8601_minutes(minutes: int) -> str:
+    """A whole number of minutes as the ISO 8601 duration Azure Monitor takes: 90 -> ``PT1H30M``,
+    10080 -> ``P7D``."""
+    if minutes < 1:
+        raise ValueError(f"a duration must be at least one minute, got {minutes}")
+    days, rest = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    date = f"{days}D" if days else ""
+    time = (f"{hours}H" if hours else "") + (f"{minutes}M" if minutes else "")
+    return f"P{date}" + (f"T{time}" if time else "")
+
+
+@dataclass(frozen=True)
+class DeploymentAutoscaleArgs:
+    """What autoscale for one deployment needs: the validated settings, that deployment's settings
+    (with ``autoscale.enabled``), its resource group and the deployment's ARM id."""
+
+    settings: Settings
+    deployment: DeploymentSettings
+    resource_group_name: pulumi.Input[str]
+    deployment_id: pulumi.Input[str]
+
+
+class DeploymentAutoscale(pulumi.ComponentResource):
+    """One Azure Monitor autoscale setting for one online deployment.
+
+    The default profile carries the deployment's instance bounds; each recurrence profile from the
+    settings repeats the same rules with its own bounds. Rules: add ``scaleOutStep`` instances when
+    the deployment's request latency percentile or its GPU utilisation stays above its threshold
+    for ``scaleOutWindowMinutes``; remove ``scaleInStep`` when both stay below their (lower)
+    thresholds for ``scaleInWindowMinutes``.
+    """
+
+    autoscale_setting_id: pulumi.Output[str]
+    autoscale_setting_name: pulumi.Output[str]
+
+    def __init__(
+        self,
+        name: str,
+        args: DeploymentAutoscaleArgs,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        settings, deployment = args.settings, args.deployment
+        autoscale = deployment.autoscale
+        if not autoscale.enabled:
+            # The endpoint hands sku.capacity to autoscale only while autoscale is enabled; a
+            # setting for any other deployment would fight the stack file's instanceCount.
+            raise ValueError(
+                f"deployment {deployment.name!r} does not enable autoscale; build "
+                "DeploymentAutoscale only for Settings.autoscaled_deployments"
+            )
+        super().__init__("vllm-azureml:autoscale:DeploymentAutoscale", name, None, opts)
+
+        rules = _rules(autoscale, args.deployment_id)
+        profiles = [
+            azure_native.monitor.AutoscaleProfileArgs(
+                # Used only while no recurrence profile has started; with recurrence profiles
+                # that cover the whole week it is the fallback, not the schedule.
+                name="default",
+                capacity=_capacity(
+                    autoscale.min_instances, autoscale.default_instances, autoscale.max_instances
+                ),
+                rules=rules,
+            )
+        ]
+        for profile in autoscale.profiles:
+            # A recurrence profile has a start and no end: it runs until the next one starts.
+            profiles.append(
+                azure_native.monitor.AutoscaleProfileArgs(
+                    name=profile.name,
+                    capacity=_capacity(
+                        profile.min_instances, profile.default_instances, profile.max_instances
+                    ),
+                    rules=rules,
+                    recurrence=azure_native.monitor.RecurrenceArgs(
+                        frequency=azure_native.monitor.RecurrenceFrequency.WEEK,
+                        schedule=azure_native.monitor.RecurrentScheduleArgs(
+                            days=list(profile.days),
+                            hours=[profile.start_hour],
+                            minutes=[profile.start_minute],
+                            time_zone=autoscale.time_zone,
+                        ),
+                    ),
+                )
+            )
+
+        # Unique per stack and deployment, so stacks sharing a resource group never collide.
+        setting_name = f"autoscale-{settings.project}-{settings.stack}-{deployment.name}"
+        setting = azure_native.monitor.AutoscaleSetting(
+            f"{name}-setting",
+            autoscale_setting_name=setting_name,
+            name=setting_name,
+            resource_group_name=args.resource_group_name,
+            location=settings.location,
+            target_resource_uri=args.deployment_id,
+            target_resource_location=settings.location,
+            # The SDK and ARM default to false: a setting without this line scales nothing.
+            enabled=True,
+            profiles=profiles,
+            notifications=_notifications(autoscale),
+            tags=settings.tags,
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                # A resource has at most one autoscale setting: a replacement must remove the
+                # old setting before it creates the new one on the same deployment.
+                delete_before_replace=True,
+            ),
+        )
+
+        self.autoscale_setting_id = setting.id
+        self.autoscale_setting_name = setting.name
+        self.register_outputs(
+            {
+                "autoscale_setting_id": self.autoscale_setting_id,
+                "autoscale_setting_name": self.autoscale_setting_name,
+            }
+        )
+
+
+def _capacity(minimum: int, default: int, maximum: int) -> azure_native.monitor.ScaleCapacityArgs:
+    # ARM takes the instance counts as strings.
+    return azure_native.monitor.ScaleCapacityArgs(
+        minimum=str(minimum), default=str(default), maximum=str(maximum)
+    )
+
+
+def _rules(
+    autoscale: AutoscaleSettings, deployment_id: pulumi.Input[str]
+) -> list[azure_native.monitor.ScaleRuleArgs]:
+    out_window = iso8601_minutes(autoscale.scale_out_window_minutes)
+    in_window = iso8601_minutes(autoscale.scale_in_window_minutes)
+    scale_out = azure_native.monitor.ScaleActionArgs(
+        direction=azure_native.monitor.ScaleDirection.INCREASE,
+        type=azure_native.monitor.ScaleType.CHANGE_COUNT,
+        value=str(autoscale.scale_out_step),
+        # Covers a GPU cold start (provisioning, image pull, weight download, load): a shorter
+        # cooldown adds instances while the last ones are still starting.
+        cooldown=iso8601_minutes(autoscale.scale_out_cooldown_minutes),
+    )
+    scale_in = azure_native.monitor.ScaleActionArgs(
+        direction=azure_native.monitor.ScaleDirection.DECREASE,
+        type=azure_native.monitor.ScaleType.CHANGE_COUNT,
+        value=str(autoscale.scale_in_step),
+        # By default as long as the scale-in window, so each further scale-in is decided on data
+        # measured after the previous one, not on the window that already triggered it. Azure
+        # holds scale-out for this long too, which the 30-minute low-load window makes rare.
+        cooldown=iso8601_minutes(autoscale.scale_in_cooldown_minutes),
+    )
+
+    def trigger(
+        metric: str,
+        operator: azure_native.monitor.ComparisonOperationType,
+        threshold: float,
+        window: str,
+    ) -> azure_native.monitor.MetricTriggerArgs:
+        return azure_native.monitor.MetricTriggerArgs(
+            metric_name=metric,
+            metric_namespace=DEPLOYMENT_METRIC_NAMESPACE,
+            metric_resource_uri=deployment_id,
+            time_grain=METRIC_TIME_GRAIN,
+            # Both metrics publish Average; averaging over instances, then over the window,
+            # reacts to sustained load and not to one long request or one busy minute.
+            statistic=azure_native.monitor.MetricStatisticType.AVERAGE,
+            time_aggregation=azure_native.monitor.TimeAggregationType.AVERAGE,
+            time_window=window,
+            operator=operator,
+            threshold=threshold,
+            divide_per_instance=False,
+        )
+
+    greater = azure_native.monitor.ComparisonOperationType.GREATER_THAN
+    less = azure_native.monitor.ComparisonOperationType.LESS_THAN
+    latency = autoscale.latency_metric
+    gpu = GPU_UTILIZATION_METRIC
+    return [
+        # Scale out when EITHER signal is high: latency is what users feel (requests queue in
+        # vLLM once more than maxNumSeqs are in flight); GPU utilisation catches a busy GPU.
+        azure_native.monitor.ScaleRuleArgs(
+            metric_trigger=trigger(latency, greater, autoscale.scale_out_latency_ms, out_window),
+            scale_action=scale_out,
+        ),
+        azure_native.monitor.ScaleRuleArgs(
+            metric_trigger=trigger(gpu, greater, autoscale.scale_out_gpu_percent, out_window),
+            scale_action=scale_out,
+        ),
+        # Scale in only when BOTH are low over the longer window (Azure requires every scale-in
+        # rule to be met), so a cold start is never paid for a short lull.
+        azure_native.monitor.ScaleRuleArgs(
+            metric_trigger=trigger(latency, less, autoscale.scale_in_latency_ms, in_window),
+            scale_action=scale_in,
+        ),
+        azure_native.monitor.ScaleRuleArgs(
+            metric_trigger=trigger(gpu, less, autoscale.scale_in_gpu_percent, in_window),
+            scale_action=scale_in,
+        ),
+    ]
+
+
+def _notifications(
+    autoscale: AutoscaleSettings,
+) -> list[azure_native.monitor.AutoscaleNotificationArgs] | None:
+    if not autoscale.notify_emails and not autoscale.notify_webhooks:
+        return None
+    return [
+        azure_native.monitor.AutoscaleNotificationArgs(
+            operation=azure_native.monitor.OperationType.SCALE,
+            email=azure_native.monitor.EmailNotificationArgs(
+                custom_emails=list(autoscale.notify_emails)
+            )
+            if autoscale.notify_emails
+            else None,
+            webhooks=[
+                # Webhook URLs usually carry their credential (a Logic App `sig`, a Teams or
+                # Slack token), so they are kept secret in state and previews.
+                azure_native.monitor.WebhookNotificationArgs(service_uri=pulumi.Output.secret(uri))
+                for uri in autoscale.notify_webhooks
+            ],
+        )
+    ]

@@ -1,0 +1,497 @@
+"""Autoscale under mocks: what Azure Monitor would receive for each autoscaled deployment.
+
+The published metric names, enum spellings and limits below are written out from their sources
+(not imported from the component), so a typo in the component fails here instead of in Azure:
+- metrics: Azure Monitor supported-metrics reference for
+  Microsoft.MachineLearningServices/workspaces/onlineEndpoints[/deployments];
+- enums: pulumi_azure_native.monitor (API 2021-05-01-preview), the same spellings as the ARM schema;
+- limits: MetricTrigger.timeGrain 1 minute-12 hours, timeWindow 5 minutes-12 hours,
+  ScaleAction.cooldown 1 minute-1 week, at most 20 profiles and 10 rules per profile.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pulumi
+import pytest
+from pulumi_azure_native import monitor
+
+from components.autoscale import DeploymentAutoscale, DeploymentAutoscaleArgs, iso8601_minutes
+from components.settings import (
+    AUTOSCALE_TIME_ZONES,
+    LATENCY_METRICS,
+    from_pulumi,
+    load_settings,
+    parse_settings,
+)
+from tests.conftest import STACKS, RunProgram, stack_entries
+from tools.offline import OFFLINE_SUBSCRIPTION_ID, ProgramRun, RecordedResource
+
+AUTOSCALE_SETTING = "azure-native:monitor:AutoscaleSetting"
+DEPLOYMENTS_NAMESPACE = "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/deployments"
+ENDPOINTS_NAMESPACE = "Microsoft.MachineLearningServices/workspaces/onlineEndpoints"
+PUBLISHED_METRICS = {
+    DEPLOYMENTS_NAMESPACE: {
+        "CpuMemoryUtilizationPercentage",
+        "CpuUtilizationPercentage",
+        "DataCollectionErrorsPerMinute",
+        "DataCollectionEventsPerMinute",
+        "DeploymentCapacity",
+        "DiskUtilization",
+        "GpuEnergyJoules",
+        "GpuMemoryUtilizationPercentage",
+        "GpuUtilizationPercentage",
+        "RequestLatency_P50",
+        "RequestLatency_P90",
+        "RequestLatency_P95",
+        "RequestLatency_P99",
+        "RequestsPerMinute",
+    },
+    ENDPOINTS_NAMESPACE: {
+        "ConnectionsActive",
+        "DataCollectionErrorsPerMinute",
+        "DataCollectionEventsPerMinute",
+        "NetworkBytes",
+        "NewConnectionsPerSecond",
+        "RequestLatency",
+        "RequestLatency_P50",
+        "RequestLatency_P90",
+        "RequestLatency_P95",
+        "RequestLatency_P99",
+        "RequestsPerMinute",
+    },
+}
+WEEKDAYS = {"Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"}
+MINUTE, HOUR, DAY = 60, 3600, 86400
+
+ENABLED = {
+    "enabled": True,
+    "minInstances": 1,
+    "defaultInstances": 2,
+    "maxInstances": 4,
+}
+
+
+def enum_values(enum: Any) -> set[str]:
+    return {member.value for member in enum}
+
+
+_DURATION = re.compile(r"P(?:(\d+)D)?(?:T(?=\d)(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?")
+
+
+def iso8601_seconds(text: str) -> int:
+    """Seconds in an ISO 8601 duration of days, hours, minutes and seconds (what .NET TimeSpan
+    and so Azure Monitor reads). Raises on anything else: years, months, weeks, fractions, 'P'."""
+    match = _DURATION.fullmatch(text)
+    if not match or text in ("P", "PT"):
+        raise ValueError(f"not an ISO 8601 day-time duration: {text!r}")
+    days, hours, minutes, seconds = (int(part or 0) for part in match.groups())
+    return days * DAY + hours * HOUR + minutes * MINUTE + seconds
+
+
+def deployment_id(name: str) -> str:
+    return (
+        f"/subscriptions/{OFFLINE_SUBSCRIPTION_ID}/resourceGroups/rg-test/providers/"
+        f"Microsoft.MachineLearningServices/workspaces/mlw-test/onlineEndpoints/endpoint-test/"
+        f"deployments/{name}"
+    )
+
+
+def autoscale_program() -> None:
+    """The wiring __main__.py uses, with fake deployment ids instead of the endpoint component."""
+    settings = from_pulumi()
+    for deployment in settings.autoscaled_deployments:
+        DeploymentAutoscale(
+            f"autoscale-{deployment.name}",
+            DeploymentAutoscaleArgs(
+                settings=settings,
+                deployment=deployment,
+                resource_group_name="rg-test",
+                deployment_id=pulumi.Output.from_input(deployment_id(deployment.name)),
+            ),
+        )
+
+
+@pytest.fixture
+def run_autoscale(run: RunProgram) -> Callable[..., ProgramRun]:
+    def _run(stack: str = "prod", **overrides: Any) -> ProgramRun:
+        return run(stack, program=autoscale_program, **overrides)
+
+    return _run
+
+
+def one_deployment(autoscale: dict[str, Any], **changes: Any) -> list[dict[str, Any]]:
+    return [{"name": "blue", "traffic": 100, "instanceCount": 2, "autoscale": autoscale, **changes}]
+
+
+def rules_of(setting: RecordedResource) -> list[tuple[str, dict[str, Any]]]:
+    return [
+        (profile["name"], rule)
+        for profile in setting.input("profiles")
+        for rule in profile["rules"]
+    ]
+
+
+# --- Which deployments autoscale ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_one_setting_per_autoscaled_deployment_in_each_committed_stack(
+    stack: str, run_autoscale: Callable[..., ProgramRun]
+) -> None:
+    settings = load_settings(stack_entries(stack), stack)
+    expected = {deployment_id(d.name) for d in settings.autoscaled_deployments}
+    found = {s.input("targetResourceUri") for s in run_autoscale(stack).of_type(AUTOSCALE_SETTING)}
+    assert found == expected
+
+
+def test_prod_autoscales_and_dev_keeps_its_single_instance(
+    run_autoscale: Callable[..., ProgramRun],
+) -> None:
+    assert run_autoscale("prod").of_type(AUTOSCALE_SETTING)
+    assert not run_autoscale("dev").of_type(AUTOSCALE_SETTING)
+    (dev,) = load_settings(stack_entries("dev"), "dev").deployments
+    assert dev.instance_count == 1
+
+
+def test_only_the_autoscaled_deployment_gets_a_setting(
+    run_autoscale: Callable[..., ProgramRun],
+) -> None:
+    deployments = [
+        {"name": "blue", "traffic": 90, "instanceCount": 2, "autoscale": ENABLED},
+        {"name": "green", "traffic": 10},
+    ]
+    run = run_autoscale("dev", deployments=deployments)
+    setting = run.one(AUTOSCALE_SETTING)
+    assert setting.input("targetResourceUri") == deployment_id("blue")
+
+
+def test_settings_for_two_deployments_have_distinct_names(
+    run_autoscale: Callable[..., ProgramRun],
+) -> None:
+    deployments = [
+        {"name": "blue", "traffic": 50, "instanceCount": 2, "autoscale": ENABLED},
+        {"name": "green", "traffic": 50, "instanceCount": 2, "autoscale": ENABLED},
+    ]
+    settings = run_autoscale("dev", deployments=deployments).of_type(AUTOSCALE_SETTING)
+    assert len({s.input("autoscaleSettingName") for s in settings}) == 2
+
+
+def test_a_deployment_without_autoscale_is_refused() -> None:
+    settings = parse_settings({}, "dev", "swedencentral")
+    (deployment,) = settings.deployments
+    assert not deployment.autoscale.enabled
+    with pytest.raises(ValueError, match="does not enable autoscale"):
+        DeploymentAutoscale(
+            "autoscale-blue",
+            DeploymentAutoscaleArgs(
+                settings=settings,
+                deployment=deployment,
+                resource_group_name="rg-test",
+                deployment_id=deployment_id("blue"),
+            ),
+        )
+
+
+# --- The setting itself ---------------------------------------------------------------------------
+
+
+def test_setting_targets_the_deployment_is_enabled_and_lives_in_its_region(
+    run_autoscale: Callable[..., ProgramRun],
+) -> None:
+    run = run_autoscale("prod")
+    setting = run.one(AUTOSCALE_SETTING)
+    assert setting.input("targetResourceUri") == deployment_id("blue")
+    # The SDK's default is false: without an explicit true nothing would ever scale.
+    assert setting.input("enabled") is True
+    assert setting.input("location") == "eastus2"
+    assert setting.input("targetResourceLocation") == "eastus2"
+    assert setting.input("resourceGroupName") == "rg-test"
+    assert setting.input("tags.managed-by") == "pulumi"
+    assert setting.input("tags.stack") == "prod"
+    assert setting.delete_before_replace
+    assert "DeploymentAutoscale" in setting.parent
+
+
+def test_profiles_and_rules_stay_within_azure_monitor_limits(
+    run_autoscale: Callable[..., ProgramRun],
+) -> None:
+    setting = run_autoscale("prod").one(AUTOSCALE_SETTING)
+    profiles = setting.input("profiles")
+    assert 1 <= len(profiles) <= 20
+    assert len({profile["name"] for profile in profiles}) == len(profiles)
+    for profile in profiles:
+        assert 1 <= len(profile["rules"]) <= 10, profile["name"]
+
+
+def test_capacities_are_strings_between_one_and_fifty_with_default_inside(
+    run_autoscale: Callable[..., ProgramRun],
+) -> None:
+    setting = run_autoscale("prod").one(AUTOSCALE_SETTING)
+    for profile in setting.input("profiles"):
+        capacity = profile["capacity"]
+        assert all(isinstance(capacity[k], str) for k in ("minimum", "default", "maximum"))
+        low, default, high = (int(capacity[k]) for k in ("minimum", "default", "maximum"))
+        assert 1 <= low <= default <= high <= 50, profile["name"]
+
+
+def test_default_profile_carries_the_deployment_bounds(
+    run_autoscale: Callable[..., ProgramRun],
+) -> None:
+    run = run_autoscale(
+        "dev",
+        deployments=one_deployment(
+            {"enabled": True, "minInstances": 2, "defaultInstances": 3, "maxInstances": 7},
+            instanceCount=3,
+        ),
+    )
+    (profile,) = run.one(AUTOSCALE_SETTING).input("profiles")
+    assert "recurrence" not in profile
+    assert profile["capacity"] == {"minimum": "2", "default": "3", "maximum": "7"}
+
+
+# --- Rules ----------------------------------------------------------------------------------------
+
+
+def test_every_rule_reads_a_published_metric_of_this_deployment(
+    run_autoscale: Callable[..., ProgramRun],
+) -> None:
+    for profile, rule in rules_of(run_autoscale("prod").one(AUTOSCALE_SETTING)):
+        trigger = rule["metricTrigger"]
+        namespace, metric = trigger["metricNamespace"], trigger["metricName"]
+        assert metric in PUBLISHED_METRICS.get(namespace, set()), (profile, namespace, metric)
+        if namespace == DEPLOYMENTS_NAMESPACE:
+            assert trigger["metricResourceUri"] == deployment_id("blue")
+        else:
+            # An endpoint metric must be split to this deployment, or other deployments' load
+            # would scale it.
+            assert {"dimensionName": "deployment", "operator": "Equals", "values": ["blue"]} in (
+                trigger.get("dimensions") or []
+            )
+
+
+def test_every_latency_setting_names_a_published_deployment_metric() -> None:
+    assert set(LATENCY_METRICS) <= PUBLISHED_METRICS[DEPLOYMENTS_NAMESPACE]
+
+
+def test_rule_enums_are_spelled_as_azure_monitor_takes_them(
+    run_autoscale: Callable[..., ProgramRun],
+) -> None:
+    for profile, rule in rules_of(run_autoscale("prod").one(AUTOSCALE_SETTING)):
+        trigger, action = rule["metricTrigger"], rule["scaleAction"]
+        assert trigger["operator"] in enum_values(monitor.ComparisonOperationType), profile
+        assert trigger["statistic"] in enum_values(monitor.MetricStatisticType), profile
+        assert trigger["timeAggregation"] in enum_values(monitor.TimeAggregationType), profile
+        assert action["direction"] in enum_values(monitor.ScaleDirection) - {"None"}, profile
+        assert action["type"] in enum_values(monitor.ScaleType), profile
+        assert isinstance(action["value"], str)
+        assert int(action["value"]) >= 1
+
+
+def test_grains_windows_and_cooldowns_are_iso8601_within_limits(
+    run_autoscale: Callable[..., ProgramRun],
+) -> None:
+    for profile, rule in rules_of(run_autoscale("prod").one(AUTOSCALE_SETTING)):
+        trigger = rule["metricTrigger"]
+        assert MINUTE <= iso8601_seconds(trigger["timeGrain"]) <= 12 * HOUR, profile
+        assert 5 * MINUTE <= iso8601_seconds(trigger["timeWindow"]) <= 12 * HOUR, profile
+        assert MINUTE <= iso8601_seconds(rule["scaleAction"]["cooldown"]) <= 7 * DAY, profile
+
+
+def test_each_profile_scales_out_on_either_signal_and_in_only_on_both(
+    run_autoscale: Callable[..., ProgramRun],
+) -> None:
+    setting = run_autoscale("prod").one(AUTOSCALE_SETTING)
+    for profile in setting.input("profiles"):
+        by_direction: dict[str, dict[str, dict[str, Any]]] = {"Increase": {}, "Decrease": {}}
+        for rule in profile["rules"]:
+            trigger = rule["metricTrigger"]
+            by_direction[rule["scaleAction"]["direction"]][trigger["metricName"]] = rule
+        out, scale_in = by_direction["Increase"], by_direction["Decrease"]
+        # Azure scales in only when every scale-in rule is met: one rule per signal = "both low".
+        assert set(out) == set(scale_in) == {"RequestLatency_P90", "GpuUtilizationPercentage"}
+        for metric in out:
+            high, low = out[metric]["metricTrigger"], scale_in[metric]["metricTrigger"]
+            assert high["operator"] == "GreaterThan"
+            assert low["operator"] == "LessThan"
+            assert low["threshold"] < high["threshold"], metric
+            # Low for longer than high.
+            assert iso8601_seconds(low["timeWindow"]) > iso8601_seconds(high["timeWindow"])
+
+
+def test_thresholds_are_in_the_metric_units(run_autoscale: Callable[..., ProgramRun]) -> None:
+    autoscale = {**ENABLED, "scaleOutLatencyMs": 45000, "scaleInLatencyMs": 15000}
+    run = run_autoscale("dev", deployments=one_deployment(autoscale))
+    thresholds = {
+        (rule["scaleAction"]["direction"], rule["metricTrigger"]["metricName"]): rule[
+            "metricTrigger"
+        ]["threshold"]
+        for _, rule in rules_of(run.one(AUTOSCALE_SETTING))
+    }
+    # RequestLatency_P90 is published in milliseconds, GPU utilisation in percent.
+    assert thresholds == {
+        ("Increase", "RequestLatency_P90"): 45000,
+        ("Decrease", "RequestLatency_P90"): 15000,
+        ("Increase", "GpuUtilizationPercentage"): 85,
+        ("Decrease", "GpuUtilizationPercentage"): 30,
+    }
+
+
+def test_latency_percentile_follows_the_setting(run_autoscale: Callable[..., ProgramRun]) -> None:
+    run = run_autoscale(
+        "dev", deployments=one_deployment({**ENABLED, "latencyMetric": "RequestLatency_P95"})
+    )
+    metrics = {
+        rule["metricTrigger"]["metricName"] for _, rule in rules_of(run.one(AUTOSCALE_SETTING))
+    }
+    assert metrics == {"RequestLatency_P95", "GpuUtilizationPercentage"}
+
+
+def test_cooldowns_respect_a_gpu_cold_start(run_autoscale: Callable[..., ProgramRun]) -> None:
+    settings = load_settings(stack_entries("prod"), "prod")
+    (deployment,) = settings.autoscaled_deployments
+    for profile, rule in rules_of(run_autoscale("prod").one(AUTOSCALE_SETTING)):
+        cooldown = iso8601_seconds(rule["scaleAction"]["cooldown"])
+        window = iso8601_seconds(rule["metricTrigger"]["timeWindow"])
+        if rule["scaleAction"]["direction"] == "Increase":
+            # A new instance takes no traffic before its first readiness probe.
+            assert cooldown >= deployment.readiness_probe.initial_delay_seconds, profile
+        else:
+            # Each further scale-in is decided on data measured after the previous one.
+            assert cooldown >= window, profile
+
+
+def test_steps_and_cooldowns_follow_the_settings(run_autoscale: Callable[..., ProgramRun]) -> None:
+    autoscale = {
+        **ENABLED,
+        "scaleOutStep": 2,
+        "scaleInStep": 1,
+        "scaleOutWindowMinutes": 10,
+        "scaleInWindowMinutes": 90,
+        "scaleOutCooldownMinutes": 25,
+        "scaleInCooldownMinutes": 120,
+    }
+    run = run_autoscale("dev", deployments=one_deployment(autoscale))
+    actions = {
+        rule["scaleAction"]["direction"]: (
+            rule["scaleAction"]["value"],
+            rule["scaleAction"]["cooldown"],
+            rule["metricTrigger"]["timeWindow"],
+        )
+        for _, rule in rules_of(run.one(AUTOSCALE_SETTING))
+    }
+    assert actions == {"Increase": ("2", "PT25M", "PT10M"), "Decrease": ("1", "PT2H", "PT1H30M")}
+
+
+# --- Recurrence profiles --------------------------------------------------------------------------
+
+
+def test_recurrence_profiles_are_well_formed(run_autoscale: Callable[..., ProgramRun]) -> None:
+    settings = load_settings(stack_entries("prod"), "prod")
+    (deployment,) = settings.autoscaled_deployments
+    profiles = run_autoscale("prod").one(AUTOSCALE_SETTING).input("profiles")
+    default, *recurring = profiles
+    assert "recurrence" not in default
+    assert [p["name"] for p in recurring] == [p.name for p in deployment.autoscale.profiles]
+    assert recurring, "prod declares business-hours, off-hours and weekend profiles"
+    for profile in recurring:
+        recurrence = profile["recurrence"]
+        schedule = recurrence["schedule"]
+        assert recurrence["frequency"] == "Week"
+        assert schedule["days"] and set(schedule["days"]) <= WEEKDAYS
+        assert schedule["hours"] and all(0 <= hour <= 23 for hour in schedule["hours"])
+        assert schedule["minutes"] and all(0 <= minute <= 59 for minute in schedule["minutes"])
+        assert schedule["timeZone"] == "Eastern Standard Time"
+        assert schedule["timeZone"] in AUTOSCALE_TIME_ZONES
+        # Every profile scales on the same rules; only its bounds differ.
+        assert profile["rules"] == default["rules"]
+
+
+def test_recurrence_profile_bounds_and_start_come_from_settings(
+    run_autoscale: Callable[..., ProgramRun],
+) -> None:
+    night = {
+        "name": "night",
+        "days": ["Monday", "Friday"],
+        "start": "22:30",
+        "minInstances": 1,
+        "defaultInstances": 1,
+        "maxInstances": 2,
+    }
+    autoscale = {**ENABLED, "timeZone": "W. Europe Standard Time", "profiles": [night]}
+    run = run_autoscale("dev", deployments=one_deployment(autoscale))
+    _, profile = run.one(AUTOSCALE_SETTING).input("profiles")
+    assert profile["capacity"] == {"minimum": "1", "default": "1", "maximum": "2"}
+    assert profile["recurrence"]["schedule"] == {
+        "days": ["Monday", "Friday"],
+        "hours": [22],
+        "minutes": [30],
+        "timeZone": "W. Europe Standard Time",
+    }
+
+
+def test_time_zones_are_windows_ids_not_iana_names() -> None:
+    assert {"UTC", "Eastern Standard Time", "W. Europe Standard Time"} <= AUTOSCALE_TIME_ZONES
+    assert not any("/" in zone for zone in AUTOSCALE_TIME_ZONES)
+
+
+@pytest.mark.parametrize(
+    "zone", ["Pacific Standard Time (Mexico)", "US Eastern Standard Time", "UTC+12", "UTC-11"]
+)
+def test_every_documented_time_zone_is_accepted(zone: str) -> None:
+    raw = {"deployments": [{"name": "blue", "traffic": 100, "autoscale": {"timeZone": zone}}]}
+    (deployment,) = parse_settings(raw, "dev", "swedencentral").deployments
+    assert deployment.autoscale.time_zone == zone
+
+
+# --- Notifications --------------------------------------------------------------------------------
+
+
+def test_notifications_mail_and_call_webhooks_on_scale(
+    run_autoscale: Callable[..., ProgramRun],
+) -> None:
+    hook = "https://example.invalid/hooks/scale?sig=token"
+    autoscale = {**ENABLED, "notifyEmails": ["ops@example.com"], "notifyWebhooks": [hook]}
+    setting = run_autoscale("dev", deployments=one_deployment(autoscale)).one(AUTOSCALE_SETTING)
+    (notification,) = setting.input("notifications")
+    assert notification["operation"] == "Scale"
+    assert notification["email"]["customEmails"] == ["ops@example.com"]
+    assert notification["webhooks"] == [{"serviceUri": hook}]
+    # Webhook URLs carry their credential (Pulumi hides the whole notifications list with it).
+    assert setting.is_secret("notifications.0.webhooks.0.serviceUri")
+
+
+def test_no_notifications_unless_configured(run_autoscale: Callable[..., ProgramRun]) -> None:
+    setting = run_autoscale("dev", deployments=one_deployment(ENABLED)).one(AUTOSCALE_SETTING)
+    assert not setting.input("notifications")
+
+
+# --- ISO 8601 -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("minutes", "expected"),
+    [(1, "PT1M"), (5, "PT5M"), (60, "PT1H"), (90, "PT1H30M"), (720, "PT12H"), (1440, "P1D"),
+     (1500, "P1DT1H"), (10080, "P7D")],
+)  # fmt: skip
+def test_minutes_render_as_iso8601(minutes: int, expected: str) -> None:
+    assert iso8601_minutes(minutes) == expected
+
+
+def test_every_allowed_minute_count_round_trips() -> None:
+    for minutes in range(1, 10081):
+        assert iso8601_seconds(iso8601_minutes(minutes)) == minutes * MINUTE
+
+
+def test_zero_minutes_is_not_a_duration() -> None:
+    with pytest.raises(ValueError, match="at least one minute"):
+        iso8601_minutes(0)
+
+
+@pytest.mark.parametrize("text", ["P", "PT", "5M", "PT5", "P1W", "PT1.5M", "PT5m", "P1DT"])
+def test_the_test_parser_rejects_malformed_durations(text: str) -> None:
+    with pytest.raises(ValueError, match="ISO 8601"):
+        iso8601_seconds(text)
