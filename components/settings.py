@@ -1221,7 +1221,7 @@ def parse_settings(
             values["baseImage"],
             PINNED_IMAGE_PATTERN,
             "must be a Docker Hub image pinned by digest, e.g. "
-            "docker.io/vllm/vllm-openai@sha256:<64 hex digits>; tags such as :latest move",
+            "docker.io/vllm/vllm-openai@sha256:<64 hex digits>; tags such as 'latest' move",
         ),
         base_image_source=base_image_source,
         docker_hub_credential_set=credential_set or None,

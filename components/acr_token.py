@@ -1,0 +1,137 @@
+"""Push credentials for the workspace registry without its admin user.
+
+The registry's admin user is a shared, never-expiring password that anyone with the listCredentials
+permission can read; it stays disabled. Instead the deployer's own Entra ID identity (a developer's
+`az login`, or CI's federated OIDC login) is exchanged at the registry's ``/oauth2/exchange``
+endpoint for an ACR refresh token, which Docker accepts as the password of the null-GUID user
+(github.com/Azure/acr docs/AAD-OAuth.md). The token is valid for 3 hours, carries the deployer's own
+registry permissions (AcrPush, or Owner/Contributor on the registry), and is a Pulumi secret.
+
+It is fetched only when `pulumi up` really deploys: never during a preview (nothing is pushed then)
+and never under the offline mocks, which need no Azure login at all.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from typing import Any
+
+import pulumi
+import requests
+from azure.core.exceptions import ClientAuthenticationError
+from pulumi.runtime.mocks import MockMonitor
+from pulumi.runtime.settings import get_monitor
+
+from components.arm import ARM_SCOPE, TokenCredential, default_credential
+
+# Docker's username for an ACR refresh token (AAD-OAuth.md, "Authenticating docker with an ACR
+# refresh token"): the registry then reads the password as a token, not as a user's password.
+NULL_GUID_USERNAME = "00000000-0000-0000-0000-000000000000"
+
+# The registry checks the deployer's permissions through ARM with the exchanged Entra ID token
+# (AAD-OAuth.md), so an ARM-audience token is what it expects, the same one `az acr login` uses.
+EXCHANGE_SCOPE = ARM_SCOPE
+
+# What the registry password input holds when no token is fetched (preview, offline). pulumi-docker
+# neither builds nor pushes then, and it ignores password changes when diffing, so the real token
+# on `pulumi up` causes no rebuild.
+NOT_FETCHED = "not-fetched-during-preview"
+
+LOGIN_HELP = (
+    "Sign in first: `az login` on a workstation; in CI, run azure/login with OIDC before "
+    "`pulumi up` (azure-identity reads that Azure CLI login, or AZURE_CLIENT_ID, AZURE_TENANT_ID "
+    "and AZURE_FEDERATED_TOKEN_FILE; the ARM_* variables configure only the azure-native provider)."
+)
+
+
+class RegistryLoginError(pulumi.RunError):
+    """No usable Azure login for the registry push. A RunError, so the Pulumi CLI prints the message
+    and stops without a Python traceback: the fix is the user's login, not the code."""
+
+
+def deploying_for_real() -> bool:
+    """Whether this run deploys: not a preview, and not the offline mocks (tools/offline.py)."""
+    if pulumi.runtime.is_dry_run():
+        return False
+    if os.environ.get("PULUMI_OFFLINE"):
+        return False
+    return not isinstance(get_monitor(), MockMonitor)
+
+
+def _tenant_of(access_token: str) -> str | None:
+    """The ``tid`` claim of an Entra ID access token (read, not verified: the registry verifies)."""
+    try:
+        payload = access_token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (IndexError, ValueError):
+        return None
+    tenant = claims.get("tid") if isinstance(claims, dict) else None
+    return tenant if isinstance(tenant, str) else None
+
+
+def exchange_refresh_token(
+    login_server: str,
+    credential: TokenCredential | None = None,
+    base_url: str | None = None,
+    session: requests.Session | None = None,
+) -> str:
+    """An ACR refresh token for ``login_server`` in exchange for the caller's Entra ID token.
+
+    ``base_url`` replaces ``https://<login_server>`` (tests point it at a loopback server). Raises
+    :class:`RegistryLoginError` with what to do when there is no login or it lacks permission.
+    """
+    try:
+        access_token = (credential or default_credential()).get_token(EXCHANGE_SCOPE).token
+    except ClientAuthenticationError as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise RegistryLoginError(
+            f"Cannot push the vLLM image to {login_server}: no Azure login ({reason}). {LOGIN_HELP}"
+        ) from None
+    form = {"grant_type": "access_token", "service": login_server, "access_token": access_token}
+    tenant = _tenant_of(access_token)
+    if tenant:
+        form["tenant"] = tenant
+    url = f"{(base_url or f'https://{login_server}').rstrip('/')}/oauth2/exchange"
+    try:
+        response = (session or requests.Session()).post(url, data=form, timeout=60)
+    except requests.RequestException as error:
+        raise RegistryLoginError(
+            f"Cannot reach registry {login_server} to exchange the Azure login for a push token: "
+            f"{error}. With a private registry, run `pulumi up` from a network that reaches it."
+        ) from None
+    if response.status_code in (401, 403):
+        raise RegistryLoginError(
+            f"Registry {login_server} refused the Azure login ({response.status_code}): the "
+            "identity running `pulumi up` needs AcrPush or Owner/Contributor on the registry "
+            "(Container Registry Repository Writer if the registry uses ABAC permissions). "
+            + LOGIN_HELP
+        )
+    if response.status_code >= 400:
+        raise RegistryLoginError(
+            f"Registry {login_server} answered {response.status_code} to the token exchange: "
+            f"{response.text[:300]}"
+        )
+    payload: Any = response.json() if response.content else {}
+    token = payload.get("refresh_token") if isinstance(payload, dict) else None
+    if not isinstance(token, str) or not token:
+        raise RegistryLoginError(f"Registry {login_server} returned no refresh token")
+    return token
+
+
+def registry_password(
+    login_server: pulumi.Input[str], after: pulumi.Input[Any]
+) -> pulumi.Output[str]:
+    """The push password for ``login_server``, a Pulumi secret.
+
+    The token is fetched once ``after`` resolves (the base image import), so its 3 hours start
+    just before the build that uses it rather than before a long import. Outside a real deployment
+    the password is the fixed placeholder :data:`NOT_FETCHED` and no Azure call is made.
+    """
+    if not deploying_for_real():
+        return pulumi.Output.secret(NOT_FETCHED)
+    token = pulumi.Output.all(login_server, after).apply(
+        lambda values: exchange_refresh_token(values[0])
+    )
+    return pulumi.Output.secret(token)

