@@ -79,7 +79,10 @@ class StackNames:
     def __init__(self, settings: Settings, subscription_id: pulumi.Input[str]):
         stem = f"{settings.project}-{settings.stack}"
         self.resource_group: str = settings.resource_group_name or f"rg-{stem}"
-        self.workspace: str = f"mlw-{stem}"[:33]
+        # Workspaces are soft-deleted for 14 days and block their name in the resource group
+        # meanwhile; the salt lets a destroyed stack come back under a fresh name.
+        salt = f"-{settings.name_salt}" if settings.name_salt else ""
+        self.workspace: str = f"mlw-{stem}"[: 33 - len(salt)] + salt
         self.log_analytics: str = f"log-{stem}"
         self.app_insights: str = f"appi-{stem}"
         self.image_repository: str = settings.project
