@@ -478,6 +478,9 @@ def run_program(
     location = config.get("azure-native:location", "")
     mocks = AzureMocks(location=location, stack=stack)
     monitor = RecordingMonitor(mocks)
+    # set_mocks creates a root stack only when none exists; without this reset a second run in
+    # the same process would export onto the first run's stack and report its outputs.
+    pulumi.runtime.settings.ROOT.set(None)
     pulumi.runtime.set_mocks(
         mocks, project=project_name(), stack=stack, preview=preview, monitor=monitor
     )
