@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STACK ?= dev
 STACKS := $(patsubst Pulumi.%.yaml,%,$(wildcard Pulumi.*.yaml))
 
-.PHONY: install preview previews test lint typecheck unit bench smoke clean
+.PHONY: install preview previews test lint typecheck unit bench smoke chat clean
 
 # Re-install only when a requirements file changes.
 $(BIN)/.installed: requirements.txt requirements-dev.txt
@@ -36,6 +36,14 @@ unit: install
 
 ## Everything CI checks: lint, types, tests.
 test: lint typecheck unit
+
+## After `pulumi up`: the stack's model is listed and one chat completion answers (exit 0/1).
+smoke: install
+	$(BIN)/python -m tools.smoke --stack $(STACK) $(SMOKE_ARGS)
+
+## Ask the deployed model a question: make chat STACK=prod Q="Why is the sky blue?"
+chat: install
+	$(BIN)/python -m tools.chat --stack $(STACK) "$(Q)"
 
 bench: install
 	$(BIN)/python -m tools.bench
