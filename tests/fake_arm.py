@@ -9,6 +9,7 @@ over real HTTP rather than mocked at the function level. It binds 127.0.0.1 only
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -233,3 +234,101 @@ class FakeCredential:
     def get_token(self, *scopes: str, **_: Any) -> Any:
         self.scopes.extend(scopes)
         return type("AccessToken", (), {"token": self.token, "expires_on": 4102444800})()
+
+
+# --- Online endpoints: the rules ARM applies to traffic ------------------------------------------
+
+_ONLINE_ENDPOINT = re.compile(
+    r"^/subscriptions/([^/]+)/resourcegroups/[^/]+/providers/microsoft\.machinelearningservices/"
+    r"workspaces/[^/]+/onlineendpoints/[^/]+$"
+)
+_ONLINE_DEPLOYMENT = re.compile(_ONLINE_ENDPOINT.pattern[:-1] + r"/deployments/([^/]+)$")
+
+
+def _bad_request(message: str) -> tuple[int, Any, dict[str, str]]:
+    return 400, {"error": {"code": "BadRequest", "message": message}}, {}
+
+
+def _deployments_of(fake: FakeArm, endpoint_path: str) -> set[str]:
+    prefix = endpoint_path + "/deployments/"
+    return {path[len(prefix) :] for path in fake.resources if path.startswith(prefix)}
+
+
+def online_endpoint_rules(fake: FakeArm, request: RecordedRequest) -> Any:
+    """A handler (``fake.handlers.append(online_endpoint_rules)``) that makes endpoints behave
+    like AzureML's: a PUT is refused when its traffic names a deployment that does not exist, does
+    not sum to 100 (or 0), or mirrors more than 50 % or to a live deployment; a PATCH may change
+    only tags and identity; ARM adds its read-only fields; and a deployment that still takes live
+    or mirror traffic cannot be deleted. Everything else falls through to the generic behaviour.
+    """
+    path = request.path.lower()
+    if request.method == "PUT" and _ONLINE_ENDPOINT.match(path):
+        body = request.body or {}
+        properties = body.get("properties") or {}
+        traffic = properties.get("traffic") or {}
+        mirror = {k: v for k, v in (properties.get("mirrorTraffic") or {}).items() if v}
+        deployments = _deployments_of(fake, path)
+        for name in sorted(set(traffic) | set(mirror)):
+            if name.lower() not in deployments:
+                return _bad_request(f"Deployment '{name}' does not exist on this endpoint")
+        if sum(traffic.values()) not in (0, 100):
+            return _bad_request("Traffic values need to sum to 100")
+        if sum(mirror.values()) > 50 or len(mirror) > 1:
+            return _bad_request("Mirror traffic must go to one deployment and be at most 50")
+        if any(traffic.get(name, 0) > 0 for name in mirror):
+            return _bad_request("A deployment cannot take live and mirror traffic at once")
+        existing = fake.resources.get(path)
+        stored = {
+            **body,
+            "id": request.path,
+            "name": request.path.rsplit("/", 1)[-1],
+            "type": "Microsoft.MachineLearningServices/workspaces/onlineEndpoints",
+            "systemData": {"lastModifiedBy": "fake-arm"},
+            "identity": {
+                **(body.get("identity") or {}),
+                "principalId": "00000000-0000-0000-0000-0000000000aa",
+                "tenantId": "00000000-0000-0000-0000-0000000000bb",
+            },
+            "properties": {
+                **properties,
+                "traffic": dict(traffic),
+                "mirrorTraffic": dict(mirror),
+                "provisioningState": "Succeeded",
+                "scoringUri": f"https://{request.path.rsplit('/', 1)[-1]}.fake.inference.ml.azure.com/score",
+            },
+        }
+
+        def apply() -> None:
+            fake.resources[path] = stored
+
+        url = fake.new_operation(Operation(fake.polls, apply=apply))
+        accepted = {
+            **stored,
+            "properties": {**stored["properties"], "provisioningState": "Updating"},
+        }
+        status = 200 if existing is not None else 201
+        return status, accepted, {"Azure-AsyncOperation": url, "Retry-After": "0"}
+    if request.method == "PATCH" and _ONLINE_ENDPOINT.match(path):
+        unexpected = sorted(set(request.body or {}) - {"tags", "identity", "sku", "kind"})
+        if unexpected:
+            return _bad_request(f"PATCH takes tags and identity only, not {unexpected}")
+        return None
+    match = _ONLINE_DEPLOYMENT.match(path)
+    if request.method == "DELETE" and match:
+        endpoint = fake.resources.get(path.rsplit("/deployments/", 1)[0]) or {}
+        properties = endpoint.get("properties") or {}
+        name = match.group(2)
+        shares = {k.lower(): v for k, v in (properties.get("traffic") or {}).items()}
+        mirrored = {k.lower(): v for k, v in (properties.get("mirrorTraffic") or {}).items()}
+        if shares.get(name, 0) > 0 or mirrored.get(name, 0) > 0:
+            return (
+                409,
+                {
+                    "error": {
+                        "code": "Conflict",
+                        "message": f"Cannot delete deployment '{name}' with non-zero traffic",
+                    }
+                },
+                {},
+            )
+    return None

@@ -1,0 +1,392 @@
+"""The serving path: an AzureML environment for the vLLM image, a managed online endpoint, one
+online deployment per configured deployment, and the endpoint's traffic.
+
+What the blog post did with `az ml online-endpoint create` and
+`az ml online-deployment create --all-traffic`, declared, with its mistakes fixed:
+
+* The environment references the pushed image by digest, and its version is derived from that
+  digest: environment versions are immutable, so a new image is a new version, and the same image
+  is the same version (a second `pulumi up` changes nothing).
+* Per-instance concurrency equals vLLM's ``--max-num-seqs`` (settings enforce it), the request
+  timeout is long enough for reasoning output, and the probes outlast a GPU cold start.
+* The endpoint is created without traffic; :class:`components.traffic.EndpointTraffic` sets it
+  once the deployments exist. The endpoint never plans a traffic change, and any update of the
+  endpoint is followed by a traffic update in the same `pulumi up` (see ``_endpoint``).
+* A Hugging Face token, when configured, lives in the workspace Key Vault; deployments reference
+  it by URI and never see the value in their definition.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlparse
+
+import pulumi
+from pulumi_azure_native import authorization, keyvault, machinelearningservices
+
+from components.naming import StackNames
+from components.settings import DeploymentSettings, ProbeSettings, Settings
+from components.traffic import EndpointTraffic, EndpointTrafficArgs
+from components.vllm_options import vllm_environment
+from components.workspace import KEY_VAULT_SECRETS_USER_ROLE, assign_role
+
+# The port `vllm serve` listens on (docker/entrypoint.sh fixes it).
+VLLM_PORT = 8000
+# vLLM answers /health with 200 only once the model is loaded, which makes it the right liveness
+# and readiness route: AzureML sends no traffic to an instance before it answers.
+HEALTH_PATH = "/health"
+# The scoring route. The blog's `/` would be natural (every vLLM path would sit under it), but the
+# ARM spec gives Route.path the pattern `[a-zA-Z0-9_]` and pulumi-azure-native checks spec patterns
+# during preview, so `/` fails `pulumi preview`. The chat API is what R1 clients call. The route
+# does not fence the container off: the endpoint forwards other paths on its host to the container
+# as they are, so `/v1/models` and `/v1/completions` answer too (the blog itself calls
+# /v1/completions on the endpoint host); OpenAI clients use `<host>/v1` as their base URL.
+SCORING_PATH = "/v1/chat/completions"
+
+ENVIRONMENT_NAME = "vllm"
+HUGGING_FACE_SECRET_NAME = "hugging-face-token"  # noqa: S105 - a name, not a value
+
+# Creating or updating a GPU deployment provisions the VM, pulls ~10 GB of image, downloads ~16 GB
+# of weights and loads them, and AzureML waits for readiness (up to the probe budget, 15 minutes by
+# default) before it reports success; a rolling update does that per instance. 90 minutes covers a
+# slow region with room to spare; azure-native's default would give up while AzureML still works.
+DEPLOYMENT_TIMEOUTS = pulumi.CustomTimeouts(create="90m", update="90m", delete="30m")
+
+_DIGEST = re.compile(r"@sha256:([0-9a-f]{64})$")
+
+
+def iso_seconds(seconds: int) -> str:
+    """An ISO 8601 duration in whole seconds, the form ARM's ``requestTimeout`` and probe fields
+    take (``PT180S``)."""
+    if seconds < 0:
+        raise ValueError(f"a duration cannot be negative: {seconds}")
+    return f"PT{seconds}S"
+
+
+def inference_config() -> machinelearningservices.InferenceContainerPropertiesArgs:
+    """How AzureML talks to the container: probes and scoring on vLLM's port."""
+    return machinelearningservices.InferenceContainerPropertiesArgs(
+        liveness_route=machinelearningservices.RouteArgs(path=HEALTH_PATH, port=VLLM_PORT),
+        readiness_route=machinelearningservices.RouteArgs(path=HEALTH_PATH, port=VLLM_PORT),
+        scoring_route=machinelearningservices.RouteArgs(path=SCORING_PATH, port=VLLM_PORT),
+    )
+
+
+def environment_version(image_reference: str) -> str:
+    """The environment version for an image: the first 12 hex digits of its digest, then 4 of the
+    inference routes. Both are immutable parts of a version, so a change to either is a new one.
+
+    Only letters and digits, so any version rule ARM applies accepts it.
+    """
+    match = _DIGEST.search(image_reference)
+    if match is None:
+        raise ValueError(
+            f"image reference {image_reference!r} is not pinned by digest (…@sha256:<64 hex>); "
+            "an environment version must name exactly one image"
+        )
+    routes = json.dumps(
+        {"health": HEALTH_PATH, "scoring": SCORING_PATH, "port": VLLM_PORT}, sort_keys=True
+    )
+    return match.group(1)[:12] + hashlib.sha256(routes.encode()).hexdigest()[:4]
+
+
+def probe(settings: ProbeSettings) -> machinelearningservices.ProbeSettingsArgs:
+    """A probe with ISO 8601 durations. Why the numbers are what they are is in settings
+    (DEFAULT_READINESS_PROBE): by default each probe's budget alone covers a 15-minute cold start."""
+    return machinelearningservices.ProbeSettingsArgs(
+        initial_delay=iso_seconds(settings.initial_delay_seconds),
+        period=iso_seconds(settings.period_seconds),
+        timeout=iso_seconds(settings.timeout_seconds),
+        failure_threshold=settings.failure_threshold,
+        success_threshold=settings.success_threshold,
+    )
+
+
+def request_settings(
+    deployment: DeploymentSettings,
+) -> machinelearningservices.OnlineRequestSettingsArgs:
+    """Scoring request limits for one deployment."""
+    settings = machinelearningservices.OnlineRequestSettingsArgs(
+        # AzureML admits 2 x this many requests per instance and answers 429 past it; settings
+        # make it equal vLLM's --max-num-seqs, so load fills the GPU batch instead of bouncing.
+        max_concurrent_requests_per_instance=deployment.max_concurrent_requests_per_instance,
+        # Reasoning answers run for thousands of tokens; 180 s is the service maximum.
+        request_timeout=iso_seconds(deployment.request_timeout_seconds),
+    )
+    # The SDK fills in the spec's default PT0.5S; the field is deprecated for managed online
+    # endpoints (the request timeout covers queueing), so it is not sent.
+    settings.max_queue_wait = None
+    return settings
+
+
+def openai_base_url(scoring_uri: str) -> str:
+    """`https://<endpoint>.<region>.inference.ml.azure.com/v1`, from the endpoint's scoring URI."""
+    parsed = urlparse(scoring_uri)
+    return f"{parsed.scheme}://{parsed.netloc}/v1"
+
+
+def _fingerprint(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class ServingEndpointArgs:
+    """What the serving path needs from the rest of the stack."""
+
+    settings: Settings
+    names: StackNames
+    resource_group_name: pulumi.Input[str]
+    workspace_name: pulumi.Input[str]
+    # The workspace Key Vault (RBAC-only), for the Hugging Face token when one is configured.
+    key_vault_name: pulumi.Input[str]
+    # The pushed image, pinned by digest: <registry>.azurecr.io/<repository>@sha256:<digest>.
+    image_reference: pulumi.Input[str]
+
+
+class ServingEndpoint(pulumi.ComponentResource):
+    """A managed online endpoint serving vLLM from one or more deployments, with its traffic.
+
+    Blue/green is data: add a deployment with traffic 0 (`pulumi up` creates it and leaves the
+    traffic alone), move the traffic in the stack file (`pulumi up` changes only the traffic), then
+    remove the old deployment (`pulumi up` moves nothing, then deletes it).
+    """
+
+    endpoint_name: pulumi.Output[str]
+    endpoint_id: pulumi.Output[str]
+    scoring_uri: pulumi.Output[str]
+    openai_base_url: pulumi.Output[str]
+    principal_id: pulumi.Output[str]
+    deployment_ids: dict[str, pulumi.Output[str]]
+    # The endpoint's primary key in Key auth mode, a secret; None with AADToken.
+    primary_key: pulumi.Output[str] | None
+    traffic: pulumi.Output[dict[str, int]]
+
+    def __init__(
+        self, name: str, args: ServingEndpointArgs, opts: pulumi.ResourceOptions | None = None
+    ):
+        super().__init__("vllm-azureml:endpoint:ServingEndpoint", name, None, opts)
+        settings = args.settings
+
+        environment = machinelearningservices.EnvironmentVersion(
+            f"{name}-environment",
+            name=ENVIRONMENT_NAME,
+            version=pulumi.Output.from_input(args.image_reference).apply(environment_version),
+            resource_group_name=args.resource_group_name,
+            workspace_name=args.workspace_name,
+            properties=machinelearningservices.EnvironmentVersionPropertiesArgs(
+                image=args.image_reference,
+                os_type="Linux",
+                inference_config=inference_config(),
+                description="vLLM OpenAI-compatible server (image pinned by digest)",
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+        endpoint, endpoint_revision = self._endpoint(name, args)
+        principal_id = endpoint.identity.apply(
+            lambda identity: identity.principal_id if identity else ""
+        )
+
+        secret_reference, secret_grant = self._hugging_face_token(name, args, principal_id)
+        deployment_environment: dict[str, pulumi.Input[str]] = {}
+        if secret_reference is not None:
+            deployment_environment["HF_TOKEN"] = secret_reference
+
+        deployments = [
+            self._deployment(
+                name, args, deployment, endpoint, environment, deployment_environment, secret_grant
+            )
+            for deployment in settings.deployments
+        ]
+
+        traffic = EndpointTraffic(
+            f"{name}-traffic",
+            EndpointTrafficArgs(
+                endpoint_id=endpoint.id,
+                traffic={d.name: d.traffic for d in settings.deployments},
+                mirror_traffic={
+                    d.name: d.mirror_traffic for d in settings.deployments if d.mirror_traffic
+                },
+                endpoint_revision=endpoint_revision,
+            ),
+            # After every deployment exists (ARM refuses traffic to a missing deployment); and a
+            # removed deployment is deleted only after this resource has moved its traffic away,
+            # because Pulumi deletes what the program no longer declares at the end of the update.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=deployments),
+        )
+
+        self.endpoint_name = endpoint.name
+        self.endpoint_id = endpoint.id
+        self.scoring_uri = endpoint.properties.apply(lambda p: p.scoring_uri or "")
+        self.openai_base_url = self.scoring_uri.apply(openai_base_url)
+        self.principal_id = principal_id
+        self.deployment_ids = {
+            deployment.name: resource.id
+            for deployment, resource in zip(settings.deployments, deployments, strict=True)
+        }
+        self.primary_key = None
+        if settings.auth_mode == "Key":
+            keys = machinelearningservices.list_online_endpoint_keys_output(
+                endpoint_name=endpoint.name,
+                resource_group_name=args.resource_group_name,
+                workspace_name=args.workspace_name,
+                opts=pulumi.InvokeOutputOptions(parent=self),
+            )
+            # The invoke's result is not marked secret by the provider.
+            self.primary_key = pulumi.Output.secret(keys.apply(lambda k: k.primary_key or ""))
+        self.traffic = traffic.traffic
+        self.register_outputs(
+            {
+                "endpoint_name": self.endpoint_name,
+                "endpoint_id": self.endpoint_id,
+                "scoring_uri": self.scoring_uri,
+                "openai_base_url": self.openai_base_url,
+                "principal_id": self.principal_id,
+                "deployment_ids": self.deployment_ids,
+                "primary_key": self.primary_key,
+                "traffic": self.traffic,
+            }
+        )
+
+    def _endpoint(
+        self, name: str, args: ServingEndpointArgs
+    ) -> tuple[machinelearningservices.OnlineEndpoint, str]:
+        """The endpoint, without traffic, and a fingerprint of what it declares.
+
+        azure-native updates an endpoint with a full PUT of the declared properties. Traffic is not
+        among them (it is set later by EndpointTraffic), and ignore_changes keeps Pulumi from ever
+        planning a change to it, even after `pulumi refresh` has read live traffic into the state.
+        ARM does not document whether a PUT without traffic keeps the live traffic, so the design
+        does not rely on it: the fingerprint is an input of EndpointTraffic, and any change to the
+        endpoint's declaration is followed, in the same `pulumi up`, by a traffic PUT.
+        """
+        settings = args.settings
+        declared = {
+            "location": settings.location,
+            "identity": "SystemAssigned",
+            "authMode": settings.auth_mode,
+            "publicNetworkAccess": settings.endpoint_public_network_access,
+            "tags": settings.tags,
+            "description": "vLLM OpenAI-compatible server",
+        }
+        endpoint = machinelearningservices.OnlineEndpoint(
+            f"{name}-endpoint",
+            endpoint_name=args.names.endpoint,
+            resource_group_name=args.resource_group_name,
+            workspace_name=args.workspace_name,
+            location=declared["location"],
+            # System-assigned: AzureML grants it AcrPull on the workspace registry and Storage Blob
+            # Data Reader on the workspace storage itself; a user-assigned identity gets nothing.
+            identity=machinelearningservices.ManagedServiceIdentityArgs(type=declared["identity"]),
+            properties=machinelearningservices.OnlineEndpointPropertiesArgs(
+                auth_mode=declared["authMode"],
+                public_network_access=declared["publicNetworkAccess"],
+                description=declared["description"],
+            ),
+            tags=declared["tags"],
+            opts=pulumi.ResourceOptions(
+                parent=self, ignore_changes=["properties.traffic", "properties.mirrorTraffic"]
+            ),
+        )
+        return endpoint, _fingerprint(declared)
+
+    def _hugging_face_token(
+        self, name: str, args: ServingEndpointArgs, principal_id: pulumi.Output[str]
+    ) -> tuple[pulumi.Output[str] | None, authorization.RoleAssignment | None]:
+        """Store the token in the workspace Key Vault and let the endpoint identity read it.
+
+        Deployments get `${{keyvault:<versioned secret URI>}}`, which AzureML resolves with the
+        endpoint identity when it starts the container (secret injection, in preview): the value
+        never appears in the deployment's definition, and a new token is a new secret version, so
+        the deployments roll to pick it up. Returns (reference, grant), or (None, None) without a
+        token.
+        """
+        token = args.settings.hugging_face_token
+        if token is None:
+            return None, None
+        secret = keyvault.Secret(
+            f"{name}-hugging-face-token",
+            resource_group_name=args.resource_group_name,
+            vault_name=args.key_vault_name,
+            secret_name=HUGGING_FACE_SECRET_NAME,
+            properties=keyvault.SecretPropertiesArgs(
+                value=pulumi.Output.secret(token), content_type="text/plain"
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        grant = assign_role(
+            f"{name}-hugging-face-token-reader",
+            # The secret, not the vault: the endpoint reads this one secret and nothing else.
+            scope=secret.id,
+            principal_id=principal_id,
+            role=KEY_VAULT_SECRETS_USER_ROLE,
+            description="Online endpoint reads the Hugging Face token (secret injection).",
+            parent=self,
+        )
+        reference = secret.properties.apply(
+            lambda properties: "${{keyvault:" + properties.secret_uri_with_version + "}}"
+        )
+        return reference, grant
+
+    def _deployment(
+        self,
+        name: str,
+        args: ServingEndpointArgs,
+        deployment: DeploymentSettings,
+        endpoint: machinelearningservices.OnlineEndpoint,
+        environment: machinelearningservices.EnvironmentVersion,
+        shared_environment: dict[str, pulumi.Input[str]],
+        secret_grant: authorization.RoleAssignment | None,
+    ) -> machinelearningservices.OnlineDeployment:
+        settings = args.settings
+        environment_variables: dict[str, pulumi.Input[str]] = {
+            **vllm_environment(deployment),
+            **shared_environment,
+        }
+        properties = machinelearningservices.ManagedOnlineDeploymentArgs(
+            endpoint_compute_type="Managed",
+            description=f"vLLM serving {deployment.model}",
+            instance_type=deployment.instance_type,
+            environment_id=environment.id,
+            environment_variables=environment_variables,
+            request_settings=request_settings(deployment),
+            # No startupProbe: the REST API has it, but the CLI reference does not list it, so
+            # nothing shows that managed deployments honour it. Liveness and readiness each
+            # outlast a 15-minute cold start on their own.
+            liveness_probe=probe(deployment.liveness_probe),
+            readiness_probe=probe(deployment.readiness_probe),
+            app_insights_enabled=True,
+        )
+        # The Args class fills in the spec's default egressPublicNetworkAccess "Enabled" (SDKs
+        # apply spec defaults, the provider does not: pulumi/pulumi-azure-native#4825). It is a
+        # legacy, immutable switch: with a workspace managed network its outbound rules decide
+        # egress (the Hugging Face hosts are allowed there), and without one unset means Enabled.
+        # So it is not sent, whatever the network.
+        properties.egress_public_network_access = None
+        return machinelearningservices.OnlineDeployment(
+            f"{name}-{deployment.name}",
+            deployment_name=deployment.name,
+            # The endpoint's output, not the name string: the deployment waits for the endpoint.
+            endpoint_name=endpoint.name,
+            resource_group_name=args.resource_group_name,
+            workspace_name=args.workspace_name,
+            location=settings.location,
+            properties=properties,
+            # Instance count. Managed deployments support only the "Default" scale type.
+            sku=machinelearningservices.SkuArgs(name="Default", capacity=deployment.instance_count),
+            tags=settings.tags,
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                # AzureML resolves ${{keyvault:...}} when it creates the deployment and fails it
+                # if the endpoint identity cannot read the secret yet.
+                depends_on=[secret_grant] if secret_grant is not None else [],
+                custom_timeouts=DEPLOYMENT_TIMEOUTS,
+                # While Azure Monitor autoscale owns the instance count, Pulumi must not put it
+                # back to instanceCount on every `pulumi up`.
+                ignore_changes=["sku.capacity"] if deployment.autoscale.enabled else [],
+            ),
+        )

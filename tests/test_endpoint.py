@@ -1,0 +1,531 @@
+"""The serving path under mocks: environment, endpoint, deployments, traffic and the token.
+
+Expected values are written out from their sources, not imported from the component, so a typo in
+the component fails here instead of in Azure: enum spellings and property names from the ARM schema
+(Microsoft.MachineLearningServices 2025-12-01, as pulumi-azure-native 3.29 sends it), limits from
+FIELD_NOTES (request timeout at most PT180S, mirror at most 50 %), the role id from Azure's built-in
+roles reference, the secret-injection syntax from the AzureML secret-injection how-to.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pulumi
+import pytest
+
+from components.endpoint import (
+    ServingEndpoint,
+    ServingEndpointArgs,
+    environment_version,
+    iso_seconds,
+    openai_base_url,
+)
+from components.naming import StackNames, role_assignment_name
+from components.settings import from_pulumi, load_settings
+from components.vllm_options import vllm_environment
+from tests.conftest import STACKS, RunProgram, stack_entries
+from tools.offline import (
+    OFFLINE_SECRET_VALUE,
+    OFFLINE_SUBSCRIPTION_ID,
+    ProgramRun,
+    RecordedResource,
+)
+
+ENVIRONMENT = "azure-native:machinelearningservices:EnvironmentVersion"
+ENDPOINT = "azure-native:machinelearningservices:OnlineEndpoint"
+DEPLOYMENT = "azure-native:machinelearningservices:OnlineDeployment"
+SECRET = "azure-native:keyvault:Secret"
+ROLE_ASSIGNMENT = "azure-native:authorization:RoleAssignment"
+TRAFFIC = "pulumi-python:dynamic/traffic:EndpointTraffic"
+COMPONENT = "vllm-azureml:endpoint:ServingEndpoint"
+
+DIGEST = "0123456789abcdef" * 4
+IMAGE = f"crtest.azurecr.io/vllm-azureml@sha256:{DIGEST}"
+OTHER_IMAGE = f"crtest.azurecr.io/vllm-azureml@sha256:{'fedcba9876543210' * 4}"
+WORKSPACE = "mlw-test"
+KEY_VAULT_SECRETS_USER = "4633458b-17de-408a-b874-0445c86b69e6"
+# Route.path in the ARM spec: an unanchored pattern that azure-native checks during preview.
+ROUTE_PATH_PATTERN = "[a-zA-Z0-9_]"
+FIFTEEN_MINUTES = 15 * 60
+
+BLUE_GREEN = [
+    {"name": "blue", "traffic": 100},
+    {
+        "name": "green",
+        "traffic": 0,
+        "mirrorTraffic": 20,
+        "instanceType": "Standard_NC48ads_A100_v4",
+        "instanceCount": 2,
+        "vllm": {"maxNumSeqs": 32, "maxModelLen": 16384},
+    },
+]
+AUTOSCALED_BLUE_GREEN = [
+    {
+        "name": "blue",
+        "traffic": 100,
+        "instanceCount": 2,
+        "autoscale": {"enabled": True, "minInstances": 2, "defaultInstances": 2, "maxInstances": 4},
+    },
+    {"name": "green", "traffic": 0, "mirrorTraffic": 50},
+]
+
+
+def serving(image_reference: str = IMAGE) -> Callable[[], None]:
+    """A program declaring only the serving path, wired as __main__.py wires it."""
+
+    def program() -> None:
+        settings = from_pulumi()
+        names = StackNames(settings, OFFLINE_SUBSCRIPTION_ID)
+        endpoint = ServingEndpoint(
+            "endpoint",
+            ServingEndpointArgs(
+                settings=settings,
+                names=names,
+                resource_group_name=names.resource_group,
+                workspace_name=WORKSPACE,
+                key_vault_name=names.key_vault,
+                image_reference=image_reference,
+            ),
+        )
+        pulumi.export("keyVaultName", names.key_vault)
+        pulumi.export("endpointName", endpoint.endpoint_name)
+        pulumi.export("endpointId", endpoint.endpoint_id)
+        pulumi.export("scoringUri", endpoint.scoring_uri)
+        pulumi.export("openaiBaseUrl", endpoint.openai_base_url)
+        pulumi.export("principalId", endpoint.principal_id)
+        pulumi.export("deployments", endpoint.deployment_ids)
+        pulumi.export("traffic", endpoint.traffic)
+        pulumi.export("hasPrimaryKey", endpoint.primary_key is not None)
+        if endpoint.primary_key is not None:
+            pulumi.export("primaryKey", endpoint.primary_key)
+
+    return program
+
+
+def settings_for(stack: str, **overrides: Any):
+    return load_settings(stack_entries(stack, overrides), stack)
+
+
+def seconds(duration: str) -> int:
+    """Whole seconds of an ISO 8601 time duration (PTnHnMnS), the form ARM takes."""
+    match = re.fullmatch(r"PT(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?", duration)
+    assert match and duration != "PT", f"not an ISO 8601 duration: {duration!r}"
+    hours, minutes, secs = (int(group or 0) for group in match.groups())
+    return hours * 3600 + minutes * 60 + secs
+
+
+def minutes(timeout: str) -> int:
+    match = re.fullmatch(r"(\d+)m", timeout)
+    assert match, timeout
+    return int(match.group(1))
+
+
+def walk(value: Any, path: str = "") -> Iterator[tuple[str, Any]]:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from walk(item, f"{path}.{key}" if path else key)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from walk(item, f"{path}.{index}")
+    else:
+        yield path, value
+
+
+def deployments_by_name(run: ProgramRun) -> dict[str, RecordedResource]:
+    return {d.inputs["deploymentName"]: d for d in run.of_type(DEPLOYMENT)}
+
+
+@pytest.fixture(params=["single", "blue-green"])
+def shape(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """The stack's own deployment list, or a blue/green pair with mirror traffic."""
+    return {} if request.param == "single" else {"deployments": BLUE_GREEN}
+
+
+# --- Environment ---------------------------------------------------------------------------------
+
+
+def test_environment_pins_the_image_and_routes_probes_and_scoring_to_vllm(
+    stack: str, run: RunProgram
+) -> None:
+    environment = run(stack, program=serving()).one(ENVIRONMENT)
+    assert environment.inputs["name"] == "vllm"
+    assert environment.input("properties.image") == IMAGE
+    assert environment.input("properties.osType") == "Linux"
+    routes = environment.input("properties.inferenceConfig")
+    assert routes["livenessRoute"] == {"path": "/health", "port": 8000}
+    assert routes["readinessRoute"] == {"path": "/health", "port": 8000}
+    assert routes["scoringRoute"] == {"path": "/v1/chat/completions", "port": 8000}
+    for route in routes.values():
+        assert re.search(ROUTE_PATH_PATTERN, route["path"]), route
+    # Why the blog's scoring route cannot be used: azure-native refuses it during preview.
+    assert not re.search(ROUTE_PATH_PATTERN, "/")
+
+
+def test_environment_version_comes_from_the_digest(stack: str, run: RunProgram) -> None:
+    environment = run(stack, program=serving()).one(ENVIRONMENT)
+    version = environment.inputs["version"]
+    assert version.startswith(DIGEST[:12])
+    assert re.fullmatch(r"[0-9a-f]{16}", version)
+
+
+def test_new_digest_makes_a_new_version_and_the_same_digest_changes_nothing(
+    stack: str, run: RunProgram
+) -> None:
+    def snapshot(image: str) -> str:
+        program_run = run(stack, program=serving(image))
+        return json.dumps(
+            sorted([r.type, r.name, r.inputs, r.dependencies] for r in program_run.resources),
+            sort_keys=True,
+            default=str,
+        )
+
+    first, again, bumped = snapshot(IMAGE), snapshot(IMAGE), snapshot(OTHER_IMAGE)
+    assert first == again
+
+    before = run(stack, program=serving(IMAGE))
+    after = run(stack, program=serving(OTHER_IMAGE))
+    old, new = before.one(ENVIRONMENT), after.one(ENVIRONMENT)
+    assert old.inputs["version"] != new.inputs["version"]
+    assert new.input("properties.image") == OTHER_IMAGE
+    for name, deployment in deployments_by_name(after).items():
+        assert deployment.input("properties.environmentId") == new.id
+        assert deployments_by_name(before)[name].input("properties.environmentId") == old.id
+    assert first != bumped
+
+
+def test_environment_version_refuses_an_image_without_digest() -> None:
+    with pytest.raises(ValueError, match="not pinned by digest"):
+        environment_version("crtest.azurecr.io/vllm-azureml:v1")
+
+
+# --- Endpoint ------------------------------------------------------------------------------------
+
+
+def test_endpoint_identity_auth_and_network_follow_settings(stack: str, run: RunProgram) -> None:
+    settings = settings_for(stack)
+    program_run = run(stack, program=serving())
+    endpoint = program_run.one(ENDPOINT)
+    assert endpoint.inputs["endpointName"] == program_run.outputs["endpointName"]
+    assert re.fullmatch(r"[a-zA-Z][a-zA-Z0-9-]{1,30}[a-zA-Z0-9]", endpoint.inputs["endpointName"])
+    assert endpoint.inputs["workspaceName"] == WORKSPACE
+    assert endpoint.inputs["location"] == settings.location
+    assert endpoint.input("identity.type") == "SystemAssigned"
+    assert endpoint.input("properties.authMode") == settings.auth_mode
+    assert endpoint.input("properties.authMode") in {"Key", "AADToken"}
+    assert (
+        endpoint.input("properties.publicNetworkAccess") == settings.endpoint_public_network_access
+    )
+    assert endpoint.inputs["tags"] == settings.tags
+
+
+def test_endpoint_is_created_without_traffic_and_never_plans_a_traffic_change(
+    stack: str, run: RunProgram, shape: dict[str, Any]
+) -> None:
+    endpoint = run(stack, program=serving(), **shape).one(ENDPOINT)
+    # ARM refuses traffic naming a deployment that does not exist yet.
+    assert "traffic" not in endpoint.inputs["properties"]
+    assert "mirrorTraffic" not in endpoint.inputs["properties"]
+    # azure-native PUTs the whole endpoint on update: a refreshed state holding live traffic must
+    # never turn into a planned change back to "no traffic".
+    assert set(endpoint.ignore_changes) >= {"properties.traffic", "properties.mirrorTraffic"}
+
+
+def test_any_endpoint_update_is_followed_by_a_traffic_update(stack: str, run: RunProgram) -> None:
+    """An endpoint PUT carries no traffic, so whatever changes the endpoint must also change the
+    traffic resource's inputs, and what does not change the endpoint must not touch traffic."""
+
+    def revision(**overrides: Any) -> str:
+        return run(stack, program=serving(), **overrides).one(TRAFFIC).inputs["endpoint_revision"]
+
+    baseline = revision()
+    assert revision() == baseline
+    # Each of these changes the endpoint's declared inputs (tags, network access, auth mode).
+    for overrides in (
+        {"owner": "another-team"},
+        {"endpointPublicNetworkAccess": "Disabled"},
+        {"authMode": "AADToken" if settings_for(stack).auth_mode == "Key" else "Key"},
+    ):
+        assert revision(**overrides) != baseline, overrides
+    # A deployment change leaves the endpoint alone.
+    assert revision(deployments=BLUE_GREEN) == baseline
+
+
+def test_outputs_point_openai_clients_at_the_endpoint_host(stack: str, run: RunProgram) -> None:
+    outputs = run(stack, program=serving()).outputs
+    scoring = outputs["scoringUri"]
+    host = re.match(r"https://([^/]+)/", scoring).group(1)  # type: ignore[union-attr]
+    assert host.startswith(outputs["endpointName"] + ".")
+    assert host.endswith(".inference.ml.azure.com")
+    assert outputs["openaiBaseUrl"] == f"https://{host}/v1"
+    assert re.fullmatch(r"[0-9a-f-]{36}", outputs["principalId"])
+
+
+def test_primary_key_is_a_secret_in_key_mode(stack: str, run: RunProgram) -> None:
+    key_mode = run(stack, program=serving(), authMode="Key")
+    assert key_mode.outputs["hasPrimaryKey"] is True
+    assert key_mode.outputs["primaryKey"]
+    assert "primaryKey" in key_mode.secret_outputs
+
+
+def test_there_is_no_primary_key_with_entra_id(stack: str, run: RunProgram) -> None:
+    assert run(stack, program=serving(), authMode="AADToken").outputs["hasPrimaryKey"] is False
+
+
+def test_openai_base_url_keeps_scheme_and_host_only() -> None:
+    assert (
+        openai_base_url("https://e-1.eastus2.inference.ml.azure.com/score")
+        == "https://e-1.eastus2.inference.ml.azure.com/v1"
+    )
+
+
+# --- Deployments ---------------------------------------------------------------------------------
+
+
+def test_each_deployment_serves_its_settings(
+    stack: str, run: RunProgram, shape: dict[str, Any]
+) -> None:
+    settings = settings_for(stack, **shape)
+    program_run = run(stack, program=serving(), **shape)
+    endpoint = program_run.one(ENDPOINT)
+    environment = program_run.one(ENVIRONMENT)
+    deployments = deployments_by_name(program_run)
+    assert set(deployments) == {d.name for d in settings.deployments}
+    assert program_run.outputs["deployments"] == {name: d.id for name, d in deployments.items()}
+    for expected in settings.deployments:
+        deployment = deployments[expected.name]
+        properties = deployment.inputs["properties"]
+        assert deployment.inputs["endpointName"] == endpoint.inputs["endpointName"]
+        assert endpoint.urn in deployment.dependencies  # created after the endpoint
+        assert deployment.inputs["location"] == settings.location
+        assert properties["endpointComputeType"] == "Managed"
+        assert properties["instanceType"] == expected.instance_type
+        assert properties["environmentId"] == environment.id
+        assert properties["environmentVariables"] == vllm_environment(expected)
+        assert properties["appInsightsEnabled"] is True
+        assert deployment.inputs["sku"] == {"name": "Default", "capacity": expected.instance_count}
+        assert deployment.inputs["tags"] == settings.tags
+
+
+def test_concurrency_matches_vllm_batch_and_timeout_fits_reasoning(
+    stack: str, run: RunProgram, shape: dict[str, Any]
+) -> None:
+    settings = settings_for(stack, **shape)
+    deployments = deployments_by_name(run(stack, program=serving(), **shape))
+    for expected in settings.deployments:
+        request = deployments[expected.name].input("properties.requestSettings")
+        assert request["maxConcurrentRequestsPerInstance"] == expected.vllm.max_num_seqs
+        assert request["maxConcurrentRequestsPerInstance"] > 1  # the blog's 1 wastes the GPU
+        timeout = seconds(request["requestTimeout"])
+        assert timeout == expected.request_timeout_seconds
+        assert 60 <= timeout <= 180
+        # Deprecated for managed endpoints; the SDK would send its default PT0.5S.
+        assert "maxQueueWait" not in request
+
+
+def test_probes_are_iso_durations_that_survive_a_fifteen_minute_cold_start(
+    stack: str, run: RunProgram, shape: dict[str, Any]
+) -> None:
+    settings = settings_for(stack, **shape)
+    deployments = deployments_by_name(run(stack, program=serving(), **shape))
+    for expected in settings.deployments:
+        properties = deployments[expected.name].inputs["properties"]
+        # Unproven for managed deployments, so the other two must cover a cold start alone.
+        assert "startupProbe" not in properties
+        for key, probe_settings in (
+            ("livenessProbe", expected.liveness_probe),
+            ("readinessProbe", expected.readiness_probe),
+        ):
+            probe = properties[key]
+            assert seconds(probe["initialDelay"]) == probe_settings.initial_delay_seconds
+            assert seconds(probe["period"]) == probe_settings.period_seconds
+            assert seconds(probe["timeout"]) == probe_settings.timeout_seconds
+            assert probe["failureThreshold"] == probe_settings.failure_threshold
+            assert probe["successThreshold"] == 1
+            budget = seconds(probe["initialDelay"]) + seconds(probe["period"]) * int(
+                probe["failureThreshold"]
+            )
+            assert budget == probe_settings.budget_seconds >= FIFTEEN_MINUTES, key
+
+
+def test_egress_switch_is_never_sent(stack: str, run: RunProgram) -> None:
+    for network in ("AllowInternetOutbound", "AllowOnlyApprovedOutbound"):
+        for deployment in run(stack, program=serving(), managedNetwork=network).of_type(DEPLOYMENT):
+            assert "egressPublicNetworkAccess" not in deployment.inputs["properties"], network
+
+
+def test_deployments_wait_long_enough_for_a_gpu_cold_start(stack: str, run: RunProgram) -> None:
+    for deployment in run(stack, program=serving()).of_type(DEPLOYMENT):
+        timeouts = deployment.custom_timeouts
+        assert minutes(timeouts["create"]) >= 60
+        assert minutes(timeouts["update"]) >= 60
+
+
+def test_sku_is_left_to_autoscale_only_where_autoscale_is_on(run: RunProgram) -> None:
+    for stack in STACKS:
+        for shape in ({}, {"deployments": AUTOSCALED_BLUE_GREEN}):
+            settings = settings_for(stack, **shape)
+            deployments = deployments_by_name(run(stack, program=serving(), **shape))
+            for expected in settings.deployments:
+                ignored = deployments[expected.name].ignore_changes
+                if expected.autoscale.enabled:
+                    assert ignored == ["sku.capacity"], (stack, expected.name)
+                else:
+                    assert ignored == [], (stack, expected.name)
+    # The committed stacks cover both cases.
+    assert settings_for("prod").autoscaled_deployments
+    assert not settings_for("dev").autoscaled_deployments
+
+
+# --- Traffic -------------------------------------------------------------------------------------
+
+
+def test_traffic_is_set_after_every_deployment_on_this_endpoint(
+    stack: str, run: RunProgram, shape: dict[str, Any]
+) -> None:
+    settings = settings_for(stack, **shape)
+    program_run = run(stack, program=serving(), **shape)
+    traffic = program_run.one(TRAFFIC)
+    endpoint = program_run.one(ENDPOINT)
+    assert traffic.inputs["endpoint_id"] == endpoint.id
+    assert "/onlineEndpoints/" in traffic.inputs["endpoint_id"]
+    assert traffic.inputs["api_version"] == "2025-12-01"
+    assert traffic.inputs["traffic"] == {d.name: d.traffic for d in settings.deployments}
+    assert sum(traffic.inputs["traffic"].values()) == 100
+    assert traffic.inputs["mirror_traffic"] == {
+        d.name: d.mirror_traffic for d in settings.deployments if d.mirror_traffic
+    }
+    for deployment in program_run.of_type(DEPLOYMENT):
+        assert deployment.urn in traffic.dependencies
+    assert program_run.outputs["traffic"] == traffic.inputs["traffic"]
+
+
+def test_blue_green_mirror_goes_to_the_idle_deployment(stack: str, run: RunProgram) -> None:
+    traffic = run(stack, program=serving(), deployments=BLUE_GREEN).one(TRAFFIC)
+    assert traffic.inputs["traffic"] == {"blue": 100, "green": 0}
+    assert traffic.inputs["mirror_traffic"] == {"green": 20}
+
+
+def test_shifted_traffic_changes_only_the_traffic_resource(stack: str, run: RunProgram) -> None:
+    shifted = [dict(item) for item in BLUE_GREEN]
+    shifted[0]["traffic"], shifted[1]["traffic"], shifted[1]["mirrorTraffic"] = 10, 90, 0
+    before = run(stack, program=serving(), deployments=BLUE_GREEN)
+    after = run(stack, program=serving(), deployments=shifted)
+    old = {(r.type, r.name): r.inputs for r in before.resources}
+    new = {(r.type, r.name): r.inputs for r in after.resources}
+    assert set(old) == set(new)
+    changed = {
+        key
+        for key in old
+        if json.dumps(old[key], sort_keys=True, default=str)
+        != json.dumps(new[key], sort_keys=True, default=str)
+    }
+    assert changed == {(TRAFFIC, "endpoint-traffic")}
+    assert after.one(TRAFFIC).inputs["traffic"] == {"blue": 10, "green": 90}
+
+
+# --- Hugging Face token --------------------------------------------------------------------------
+
+TOKEN = {"huggingFaceToken": {"secure": "v1:encrypted-in-the-stack-file"}}
+
+
+def test_token_is_stored_in_the_key_vault_as_a_secret(stack: str, run: RunProgram) -> None:
+    program_run = run(stack, program=serving(), **TOKEN)
+    secret = program_run.one(SECRET)
+    assert secret.inputs["vaultName"] == program_run.outputs["keyVaultName"]
+    assert (
+        secret.inputs["resourceGroupName"] == program_run.one(ENDPOINT).inputs["resourceGroupName"]
+    )
+    assert secret.inputs["secretName"] == "hugging-face-token"
+    assert secret.input("properties.value") == OFFLINE_SECRET_VALUE
+    assert secret.is_secret("properties.value")
+
+
+def test_endpoint_identity_may_read_that_one_secret_and_nothing_else(
+    stack: str, run: RunProgram
+) -> None:
+    program_run = run(stack, program=serving(), **TOKEN)
+    secret = program_run.one(SECRET)
+    (grant,) = program_run.of_type(ROLE_ASSIGNMENT)
+    principal = program_run.outputs["principalId"]
+    assert grant.inputs["scope"] == secret.id
+    assert grant.inputs["principalId"] == principal
+    assert grant.inputs["principalType"] == "ServicePrincipal"
+    assert grant.inputs["roleDefinitionId"] == (
+        f"/subscriptions/{OFFLINE_SUBSCRIPTION_ID}/providers/Microsoft.Authorization/"
+        f"roleDefinitions/{KEY_VAULT_SECRETS_USER}"
+    )
+    assert grant.inputs["roleAssignmentName"] == role_assignment_name(
+        secret.id, principal, grant.inputs["roleDefinitionId"]
+    )
+
+
+def test_deployments_reference_the_secret_version_and_wait_for_the_grant(
+    stack: str, run: RunProgram, shape: dict[str, Any]
+) -> None:
+    program_run = run(stack, program=serving(), **TOKEN, **shape)
+    secret = program_run.one(SECRET)
+    (grant,) = program_run.of_type(ROLE_ASSIGNMENT)
+    versioned = secret.outputs["properties"]["secretUriWithVersion"]
+    assert re.fullmatch(
+        r"https://[^/]+\.vault\.azure\.net/secrets/hugging-face-token/\w+", versioned
+    )
+    for deployment in program_run.of_type(DEPLOYMENT):
+        environment = deployment.input("properties.environmentVariables")
+        assert environment["HF_TOKEN"] == "${{keyvault:" + versioned + "}}"
+        assert grant.urn in deployment.dependencies
+
+
+def test_token_plaintext_appears_only_in_the_secret_value(stack: str, run: RunProgram) -> None:
+    program_run = run(stack, program=serving(), **TOKEN, deployments=BLUE_GREEN)
+    found = [
+        (resource.type, path, resource.is_secret(path))
+        for resource in program_run.resources
+        for path, value in walk(resource.inputs)
+        if isinstance(value, str) and OFFLINE_SECRET_VALUE in value
+    ]
+    assert found == [(SECRET, "properties.value", True)]
+    assert OFFLINE_SECRET_VALUE not in json.dumps(program_run.outputs, default=str)
+
+
+def test_without_a_token_there_is_no_secret_grant_or_reference(stack: str, run: RunProgram) -> None:
+    program_run = run(stack, program=serving())
+    assert program_run.of_type(SECRET) == []
+    assert program_run.of_type(ROLE_ASSIGNMENT) == []
+    for deployment in program_run.of_type(DEPLOYMENT):
+        assert "HF_TOKEN" not in deployment.input("properties.environmentVariables")
+
+
+# --- Shape ---------------------------------------------------------------------------------------
+
+
+def test_every_resource_is_a_named_child_of_the_component(stack: str, run: RunProgram) -> None:
+    program_run = run(stack, program=serving(), **TOKEN, deployments=BLUE_GREEN)
+    component = program_run.one(COMPONENT)
+    children = [r for r in program_run.resources if r is not component]
+    assert {r.type for r in children} == {
+        ENVIRONMENT,
+        ENDPOINT,
+        DEPLOYMENT,
+        SECRET,
+        ROLE_ASSIGNMENT,
+        TRAFFIC,
+    }
+    for resource in children:
+        assert resource.parent == component.urn, resource.name
+        assert resource.name.startswith("endpoint-"), resource.name
+    assert {d.name for d in program_run.of_type(DEPLOYMENT)} == {"endpoint-blue", "endpoint-green"}
+
+
+def test_iso_seconds_spells_arm_durations() -> None:
+    assert iso_seconds(180) == "PT180S"
+    assert seconds(iso_seconds(600)) == 600
+    with pytest.raises(ValueError):
+        iso_seconds(-1)
+
+
+def test_committed_stacks_parse(stack: str) -> None:
+    assert settings_for(stack).deployments
