@@ -32,7 +32,7 @@ typecheck: install
 	$(BIN)/pyright
 
 unit: install
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto
 
 ## Everything CI checks: lint, types, tests.
 test: lint typecheck unit

@@ -41,24 +41,37 @@ def test_preview_command_succeeds_and_prints_outputs() -> None:
 
 
 def test_preview_of_bad_config_exits_non_zero_without_traceback(tmp_path) -> None:
-    stack_file = ROOT / "Pulumi.citest-bad.yaml"
+    stack_file = tmp_path / "Pulumi.citest-bad.yaml"
     stack_file.write_text(
         "config:\n  azure-native:location: swedencentral\n  vllm-azureml:authMode: AMLToken\n"
     )
-    try:
-        result = subprocess.run(
-            [sys.executable, "-m", "tools.preview", "--stack", "citest-bad"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-    finally:
-        stack_file.unlink()
+    result = subprocess.run(
+        [sys.executable, "-m", "tools.preview", "--stack-file", str(stack_file)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert "vllm-azureml:authMode = 'AMLToken'" in result.stderr
     assert "Stack 'citest-bad'" in result.stderr
+
+
+def test_a_new_region_is_one_new_stack_file(tmp_path) -> None:
+    """Copy prod, change the region: the program deploys there with no other change."""
+    stack_file = tmp_path / "Pulumi.prod-westeurope.yaml"
+    stack_file.write_text((ROOT / "Pulumi.prod.yaml").read_text().replace("eastus2", "westeurope"))
+    result = subprocess.run(
+        [sys.executable, "-m", "tools.preview", "--stack-file", str(stack_file)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "westeurope" in result.stdout
+    assert ".westeurope.inference.ml.azure.com/v1" in result.stdout
 
 
 def test_json_and_graph_files_are_byte_identical_across_runs(tmp_path, stack: str) -> None:

@@ -103,6 +103,10 @@ def _strip_secrets(value: Any, path: str, secret_paths: list[str]) -> Any:
         ]
     if isinstance(value, pulumi.output.Unknown):
         return "[unknown]"
+    # The wire format has only doubles: 16 arrives as 16.0. Whole numbers go back to ints so
+    # that the preview and its JSON show what the stack file said.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
     return value
 
 
@@ -401,15 +405,24 @@ def _as_config_string(value: Any) -> str:
     return json.dumps(value)
 
 
+def stack_file_name(path: Path) -> str:
+    """`Pulumi.prod-westeurope.yaml` -> `prod-westeurope`."""
+    name = path.name
+    if not (name.startswith("Pulumi.") and name.endswith(".yaml")) or name == "Pulumi.yaml":
+        raise StackFileError(f"{path} is not a stack file: its name must be Pulumi.<stack>.yaml")
+    return name[len("Pulumi.") : -len(".yaml")]
+
+
 def load_stack_config(
-    stack: str, overrides: Mapping[str, Any] | None = None
+    stack: str, overrides: Mapping[str, Any] | None = None, path: Path | None = None
 ) -> tuple[dict[str, str], list[str]]:
-    """Read ``Pulumi.<stack>.yaml`` into the flat string map a Pulumi program receives.
+    """Read ``Pulumi.<stack>.yaml`` (or ``path``) into the flat string map a Pulumi program
+    receives.
 
     Returns (config, secret_keys). Encrypted ``secure:`` values become a fixed offline stand-in,
     marked secret, because only the CLI can decrypt them.
     """
-    path = ROOT / f"Pulumi.{stack}.yaml"
+    path = path or ROOT / f"Pulumi.{stack}.yaml"
     if not path.is_file():
         raise StackFileError(
             f"No stack file {path.name}; committed stacks: "
@@ -466,15 +479,17 @@ def run_program(
     overrides: Mapping[str, Any] | None = None,
     preview: bool = True,
     program: Callable[[], None] | None = None,
+    stack_file: Path | None = None,
 ) -> ProgramRun:
     """Run ``__main__.py`` for ``stack`` under mocks and return everything it declared.
 
     ``overrides`` replace stack-file keys (without namespace for project keys), which lets tests
     vary one setting at a time. ``program`` runs instead of ``__main__.py`` (a component test
-    declaring one component with the stack's configuration). A configuration error propagates as
+    declaring one component with the stack's configuration). ``stack_file`` reads the configuration
+    from a stack file elsewhere (a region not committed yet). A configuration error propagates as
     ``SettingsError``.
     """
-    config, secret_keys = load_stack_config(stack, overrides)
+    config, secret_keys = load_stack_config(stack, overrides, stack_file)
     location = config.get("azure-native:location", "")
     mocks = AzureMocks(location=location, stack=stack)
     monitor = RecordingMonitor(mocks)
@@ -503,6 +518,8 @@ def run_program(
             os.environ.pop("PULUMI_OFFLINE", None)
         else:
             os.environ["PULUMI_OFFLINE"] = previous
+    # Registration order depends on thread scheduling; URN order does not.
+    resources = sorted(monitor.recorded, key=lambda resource: resource.urn)
     return ProgramRun(
-        stack=stack, resources=monitor.recorded, outputs=outputs, secret_outputs=secret_outputs
+        stack=stack, resources=resources, outputs=outputs, secret_outputs=secret_outputs
     )

@@ -22,6 +22,7 @@ from tools.offline import (
     StackFileError,
     committed_stacks,
     run_program,
+    stack_file_name,
 )
 
 SECRET = "[secret]"
@@ -125,7 +126,8 @@ def render_tree(run: ProgramRun) -> str:
     """The resources as a tree of parents and children, each with its highlights."""
     children: dict[str, list[RecordedResource]] = {}
     known = {resource.urn for resource in run.resources}
-    for resource in run.resources:
+    # Siblings by name: registration order varies with thread scheduling, names do not.
+    for resource in sorted(run.resources, key=lambda resource: resource.name):
         parent = resource.parent if resource.parent in known else ""
         children.setdefault(parent, []).append(resource)
     lines: list[str] = []
@@ -226,6 +228,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="Show what `pulumi up` would deploy for a stack, offline (no Azure, no CLI).",
     )
     parser.add_argument("--stack", default="dev", help="stack name: reads Pulumi.<stack>.yaml")
+    parser.add_argument(
+        "--stack-file",
+        metavar="FILE",
+        help="preview this stack file instead (e.g. a new region before it is committed)",
+    )
     parser.add_argument("--json", metavar="FILE", help="write every resource's inputs as JSON")
     parser.add_argument("--graph", metavar="FILE", help="write a Mermaid diagram of the graph")
     arguments = parser.parse_args(argv)
@@ -233,7 +240,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from components.settings import SettingsError
 
     try:
-        run = run_program(arguments.stack)
+        if arguments.stack_file:
+            path = Path(arguments.stack_file)
+            run = run_program(stack_file_name(path), stack_file=path)
+        else:
+            run = run_program(arguments.stack)
     except (SettingsError, StackFileError) as error:
         print(str(error), file=sys.stderr)
         return 2
