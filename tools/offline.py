@@ -125,7 +125,8 @@ def _arm_segment(azure_type: str) -> str:
         "monitor": "Microsoft.Insights",
     }
     namespace = providers.get(module, f"Microsoft.{module.capitalize()}")
-    return f"{namespace}/{kind[0].lower()}{kind[1:]}s"
+    plural = kind[:-1] + "ies" if kind.endswith("y") else kind + "s"
+    return f"{namespace}/{plural[0].lower()}{plural[1:]}"
 
 
 class AzureMocks(pulumi.runtime.Mocks):

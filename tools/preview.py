@@ -77,6 +77,32 @@ HIGHLIGHTS: dict[str, list[tuple[str, str]]] = {
         ("max", "profiles.0.capacity.maximum"),
         ("profiles", "profiles"),
     ],
+    "azure-native:operationalinsights:Workspace": [
+        ("name", "workspaceName"),
+        ("retentionDays", "retentionInDays"),
+    ],
+    "azure-native:applicationinsights:Component": [
+        ("name", "resourceName"),
+        ("ingestion", "ingestionMode"),
+    ],
+    "azure-native:monitor:DiagnosticSetting": [
+        ("logs", "logs.0.categoryGroup"),
+        ("metrics", "metrics.0.category"),
+    ],
+    "azure-native:keyvault:Secret": [("name", "secretName")],
+    "docker:index/image:Image": [
+        ("platform", "build.platform"),
+        ("context", "build.context"),
+        ("base", "build.args.BASE_IMAGE"),
+    ],
+    "pulumi-python:dynamic/containerregistry:ImportImage": [
+        ("from", "source_registry"),
+        ("image", "source_image"),
+    ],
+    "pulumi-python:dynamic/traffic:EndpointTraffic": [
+        ("traffic", "traffic"),
+        ("mirror", "mirror_traffic"),
+    ],
     "azure-native:authorization:RoleAssignment": [
         ("role", "roleDefinitionId"),
         ("scope", "scope"),
