@@ -183,7 +183,11 @@ class ServingEndpoint(pulumi.ComponentResource):
                 inference_config=inference_config(),
                 description="vLLM OpenAI-compatible server (image pinned by digest)",
             ),
-            opts=pulumi.ResourceOptions(parent=self),
+            # A new image is a new version (a replacement); the old version is left in the
+            # workspace rather than deleted. Versions are immutable records that AzureML's own
+            # tools archive instead of deleting, and a failed DELETE of a version would fail an
+            # otherwise finished rollout; the workspace's deletion removes them all.
+            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
         )
 
         endpoint, endpoint_revision = self._endpoint(name, args)

@@ -636,7 +636,16 @@ PINNED_IMAGE_PATTERN = (
 )
 FQDN_PATTERN = r"(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}"
 EMAIL_PATTERN = r"[^@\s]+@[^@\s]+\.[^@\s]+"
-TAG_KEY_PATTERN = r"[^<>%&\\?/]{1,512}"
+TAG_KEY_PATTERN = r"[^<>%&\\?/]{1,128}"
+# Tags every resource gets from the stack's settings, and where each comes from.
+PROJECT_TAGS = {
+    "project": "the project name",
+    "stack": "the stack name",
+    "region": "azure-native:location",
+    "owner": f"{PROJECT}:owner",
+    "cost-center": f"{PROJECT}:costCenter",
+    "managed-by": "always pulumi",
+}
 
 
 def _parse_probe(reader: _Reader, key: str, raw: Any, defaults: Mapping[str, Any]) -> ProbeSettings:
@@ -1072,18 +1081,26 @@ def parse_settings(
     if not isinstance(tags_raw, dict):
         reader.problem(key("tags"), tags_raw, "must be an object of tag names to string values")
     else:
-        if len(tags_raw) > 40:
+        # Autoscale settings document a limit of 15 tags, the strictest of the resource types
+        # here; the project sets 6 itself. Storage accounts take tag names of at most 128.
+        if len(tags_raw) > 9:
             reader.problem(
                 key("tags"),
                 len(tags_raw),
-                "at most 40 tags (Azure allows 50, the project sets 6 itself)",
+                "at most 9 extra tags (autoscale settings take 15 and the project sets 6)",
             )
         for tag, tag_value in tags_raw.items():
+            if tag in PROJECT_TAGS:
+                reader.problem(
+                    key(f"tags.{tag}"),
+                    tag_value,
+                    f"is set by the project ({PROJECT_TAGS[tag]}); remove it from tags",
+                )
             reader.string(
                 key(f"tags.{tag}"),
                 tag,
                 TAG_KEY_PATTERN,
-                "tag names are 1-512 characters without < > % & \\ ? /",
+                "tag names are 1-128 characters without < > % & \\ ? /",
             )
             extra_tags[str(tag)] = reader.string(
                 key(f"tags.{tag}"), tag_value, r"[\s\S]{0,256}", "must be at most 256 characters"

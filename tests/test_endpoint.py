@@ -529,3 +529,10 @@ def test_iso_seconds_spells_arm_durations() -> None:
 
 def test_committed_stacks_parse(stack: str) -> None:
     assert settings_for(stack).deployments
+
+
+def test_old_environment_versions_are_kept_not_deleted(stack_run) -> None:
+    environment = stack_run.one("azure-native:machinelearningservices:EnvironmentVersion")
+    assert environment.retain_on_delete
+    deployments = stack_run.of_type("azure-native:machinelearningservices:OnlineDeployment")
+    assert deployments and not any(d.retain_on_delete for d in deployments)

@@ -645,6 +645,7 @@ def test_the_stack_check_can_fail() -> None:
         ignore_changes=[],
         custom_timeouts={},
         delete_before_replace=False,
+        retain_on_delete=False,
     )
     violations = mandatory_violations([weakened])
     assert any(v.startswith("endpoint-requires-auth") for v in violations)

@@ -222,6 +222,18 @@ BAD_CONFIGURATIONS: list[tuple[str, Any, dict[str, Any], str]] = [
     ),
     ("tags not an object", "swedencentral", {"tags": ["a"]}, "tags"),
     (
+        "too many extra tags",
+        "swedencentral",
+        {"tags": {f"team-{index}": "x" for index in range(10)}},
+        "at most 9 extra tags",
+    ),
+    (
+        "extra tag overriding a project tag",
+        "swedencentral",
+        {"tags": {"owner": "someone"}},
+        "tags.owner = 'someone': is set by the project (vllm-azureml:owner)",
+    ),
+    (
         "deployments not a list",
         "swedencentral",
         {"deployments": {"name": "blue"}},

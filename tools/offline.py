@@ -66,6 +66,7 @@ class RecordedResource:
     ignore_changes: list[str]
     custom_timeouts: dict[str, str]
     delete_before_replace: bool
+    retain_on_delete: bool
     outputs: dict[str, Any] = field(default_factory=dict)
     id: str = ""
 
@@ -357,6 +358,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                     if getattr(request.customTimeouts, key)
                 },
                 delete_before_replace=request.deleteBeforeReplace,
+                retain_on_delete=request.retainOnDelete,
                 outputs=dict(registration.state) if registration else {},
                 id=response.id,
             )

@@ -217,6 +217,7 @@ def to_json(run: ProgramRun) -> dict[str, Any]:
                 "parent": resource.parent,
                 "custom": resource.custom,
                 "protect": resource.protect,
+                "retainOnDelete": resource.retain_on_delete,
                 "ignoreChanges": resource.ignore_changes,
                 "customTimeouts": resource.custom_timeouts,
                 "dependencies": resource.dependencies,
