@@ -31,8 +31,7 @@ from tools.outputs import (
     ENV_API_KEY,
     ENV_BASE_URL,
     ENV_MODEL,
-    EndpointConfigError,
-    resolve_endpoint,
+    endpoint_from_arguments,
 )
 
 DIM = "\033[2m"
@@ -185,19 +184,9 @@ def main(
     if not question.strip():
         err.write("error: the question is empty\n")
         return 2
-    try:
-        endpoint, notes = resolve_endpoint(
-            stack=args.stack,
-            base_url=args.base_url,
-            api_key=args.api_key,
-            use_aad=args.aad,
-            model=args.model,
-        )
-    except EndpointConfigError as error:
-        err.write(f"error: {error}\n")
+    endpoint = endpoint_from_arguments(args, err, "")
+    if endpoint is None:
         return 2
-    for note in notes:
-        err.write(f"note: {note}\n")
     if args.deployment and endpoint.deployments and args.deployment not in endpoint.deployments:
         err.write(
             f"note: {endpoint.source} declares no deployment '{args.deployment}' "

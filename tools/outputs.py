@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TextIO
 from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -298,3 +298,23 @@ def resolve_endpoint(
         f"{ENV_BASE_URL}=https://<endpoint>.<region>.inference.ml.azure.com/v1 and "
         f"{ENV_API_KEY}=<key> (or pass --base-url/--api-key, and --aad for Entra ID auth)."
     )
+
+
+def endpoint_from_arguments(args: Any, err: TextIO, label: str) -> Endpoint | None:
+    """The endpoint the command-line options name (``--stack``, ``--base-url``, ``--api-key``,
+    ``--aad``, ``--model``), with notes written to ``err``; None, after an error message, when it
+    cannot be resolved (the caller exits 2)."""
+    try:
+        endpoint, notes = resolve_endpoint(
+            stack=args.stack,
+            base_url=args.base_url,
+            api_key=args.api_key,
+            use_aad=args.aad,
+            model=args.model,
+        )
+    except EndpointConfigError as error:
+        err.write(f"{label}error: {error}\n")
+        return None
+    for note in notes:
+        err.write(f"{label}note: {note}\n")
+    return endpoint

@@ -21,7 +21,7 @@ from typing import TextIO
 
 from tools.chat import add_endpoint_arguments
 from tools.inference import ChatOptions, ChatResult, EndpointError, InferenceClient, TokenCredential
-from tools.outputs import Endpoint, EndpointConfigError, resolve_endpoint
+from tools.outputs import Endpoint, endpoint_from_arguments
 
 # Short, with one right answer, and cheap: an R1 distill reasons a few dozen to a few hundred
 # tokens on it. The instruction is in the user turn (DeepSeek: no system prompt).
@@ -147,19 +147,9 @@ def main(
     out: TextIO = stdout if stdout is not None else sys.stdout
     err: TextIO = stderr if stderr is not None else sys.stderr
     args = _parser().parse_args(argv)
-    try:
-        endpoint, notes = resolve_endpoint(
-            stack=args.stack,
-            base_url=args.base_url,
-            api_key=args.api_key,
-            use_aad=args.aad,
-            model=args.model,
-        )
-    except EndpointConfigError as error:
-        err.write(f"smoke: error: {error}\n")
+    endpoint = endpoint_from_arguments(args, err, "smoke: ")
+    if endpoint is None:
         return 2
-    for note in notes:
-        err.write(f"smoke: note: {note}\n")
     out.write(f"smoke: {endpoint.base_url} ({endpoint.source}, auth {endpoint.auth_mode})\n")
     passed = True
     for target in _targets(endpoint, args.deployment, args.all_deployments):
