@@ -29,6 +29,12 @@ DEPLOYMENT_METRIC_NAMESPACE = (
 )
 # Percent of time the instance's GPU was busy, averaged over the deployment's instances.
 GPU_UTILIZATION_METRIC = "GpuUtilizationPercentage"
+# Requests per minute, split by the status the endpoint's Envoy front end answered; 429 is
+# AzureML's admission control turning requests away (more than 2 x maxConcurrentRequestsPerInstance
+# per instance in flight).
+REQUESTS_METRIC = "RequestsPerMinute"
+RESPONSE_CODE_DIMENSION = "envoy_response_code"
+REJECTED_STATUS = "429"
 # These metrics are published at one-minute grain only (and PT1M is Azure Monitor's finest).
 METRIC_TIME_GRAIN = "PT1M"
 
@@ -187,13 +193,14 @@ def _rules(
         operator: azure_native.monitor.ComparisonOperationType,
         threshold: float,
         window: str,
+        dimensions: list[azure_native.monitor.ScaleRuleMetricDimensionArgs] | None = None,
     ) -> azure_native.monitor.MetricTriggerArgs:
         return azure_native.monitor.MetricTriggerArgs(
             metric_name=metric,
             metric_namespace=DEPLOYMENT_METRIC_NAMESPACE,
             metric_resource_uri=deployment_id,
             time_grain=METRIC_TIME_GRAIN,
-            # Both metrics publish Average; averaging over instances, then over the window,
+            # These metrics publish Average; averaging over instances, then over the window,
             # reacts to sustained load and not to one long request or one busy minute.
             statistic=azure_native.monitor.MetricStatisticType.AVERAGE,
             time_aggregation=azure_native.monitor.TimeAggregationType.AVERAGE,
@@ -201,13 +208,37 @@ def _rules(
             operator=operator,
             threshold=threshold,
             divide_per_instance=False,
+            dimensions=dimensions,
         )
 
     greater = azure_native.monitor.ComparisonOperationType.GREATER_THAN
     less = azure_native.monitor.ComparisonOperationType.LESS_THAN
     latency = autoscale.latency_metric
     gpu = GPU_UTILIZATION_METRIC
+    rejected: list[azure_native.monitor.ScaleRuleArgs] = []
+    if autoscale.scale_out_rejected_per_minute > 0:
+        # Turned-away requests are the plainest sign that capacity ran out, whatever latency and
+        # GPU say: the requests that got in may still be fast.
+        rejected.append(
+            azure_native.monitor.ScaleRuleArgs(
+                metric_trigger=trigger(
+                    REQUESTS_METRIC,
+                    azure_native.monitor.ComparisonOperationType.GREATER_THAN_OR_EQUAL,
+                    autoscale.scale_out_rejected_per_minute,
+                    out_window,
+                    dimensions=[
+                        azure_native.monitor.ScaleRuleMetricDimensionArgs(
+                            dimension_name=RESPONSE_CODE_DIMENSION,
+                            operator=azure_native.monitor.ScaleRuleMetricDimensionOperationType.EQUALS,
+                            values=[REJECTED_STATUS],
+                        )
+                    ],
+                ),
+                scale_action=scale_out,
+            )
+        )
     return [
+        *rejected,
         # Scale out when EITHER signal is high: latency is what users feel (requests queue in
         # vLLM once more than maxNumSeqs are in flight); GPU utilisation catches a busy GPU.
         azure_native.monitor.ScaleRuleArgs(

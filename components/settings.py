@@ -312,6 +312,11 @@ DEFAULT_AUTOSCALE = {
     # tens of seconds, so "slow" means queueing, not generation: 60 s of P90 is saturation.
     "scaleOutLatencyMs": 60000,
     "scaleOutGpuPercent": 85,
+    # Scale out when the deployment turns requests away: AzureML answers 429 once 2 x
+    # maxConcurrentRequestsPerInstance requests per instance are in flight, the most direct sign
+    # that capacity ran out. Requests answered 429 per minute, averaged over the scale-out window;
+    # 0 turns the rule off.
+    "scaleOutRejectedPerMinute": 1,
     "scaleInGpuPercent": 30,
     "scaleInLatencyMs": 20000,
     "scaleOutWindowMinutes": 5,
@@ -432,6 +437,7 @@ class AutoscaleSettings:
     latency_metric: str
     scale_out_latency_ms: int
     scale_out_gpu_percent: int
+    scale_out_rejected_per_minute: int
     scale_in_gpu_percent: int
     scale_in_latency_ms: int
     scale_out_window_minutes: int
@@ -831,6 +837,9 @@ def _parse_autoscale(reader: _Reader, key: str, raw: Any) -> AutoscaleSettings:
         ),
         scale_out_gpu_percent=reader.integer(
             f"{key}.scaleOutGpuPercent", values["scaleOutGpuPercent"], 1, 100
+        ),
+        scale_out_rejected_per_minute=reader.integer(
+            f"{key}.scaleOutRejectedPerMinute", values["scaleOutRejectedPerMinute"], 0, 100000
         ),
         scale_in_gpu_percent=reader.integer(
             f"{key}.scaleInGpuPercent", values["scaleInGpuPercent"], 0, 99

@@ -312,8 +312,10 @@ def test_each_profile_scales_out_on_either_signal_and_in_only_on_both(
             by_direction[rule["scaleAction"]["direction"]][trigger["metricName"]] = rule
         out, scale_in = by_direction["Increase"], by_direction["Decrease"]
         # Azure scales in only when every scale-in rule is met: one rule per signal = "both low".
-        assert set(out) == set(scale_in) == {"RequestLatency_P90", "GpuUtilizationPercentage"}
-        for metric in out:
+        # Turned-away requests (429) only ever add capacity.
+        assert set(out) == {"RequestLatency_P90", "GpuUtilizationPercentage", "RequestsPerMinute"}
+        assert set(scale_in) == {"RequestLatency_P90", "GpuUtilizationPercentage"}
+        for metric in scale_in:
             high, low = out[metric]["metricTrigger"], scale_in[metric]["metricTrigger"]
             assert high["operator"] == "GreaterThan"
             assert low["operator"] == "LessThan"
@@ -331,12 +333,14 @@ def test_thresholds_are_in_the_metric_units(run_autoscale: Callable[..., Program
         ]["threshold"]
         for _, rule in rules_of(run.one(AUTOSCALE_SETTING))
     }
-    # RequestLatency_P90 is published in milliseconds, GPU utilisation in percent.
+    # RequestLatency_P90 is published in milliseconds, GPU utilisation in percent, requests per
+    # minute as a count.
     assert thresholds == {
         ("Increase", "RequestLatency_P90"): 45000,
         ("Decrease", "RequestLatency_P90"): 15000,
         ("Increase", "GpuUtilizationPercentage"): 85,
         ("Decrease", "GpuUtilizationPercentage"): 30,
+        ("Increase", "RequestsPerMinute"): 1,
     }
 
 
@@ -347,7 +351,7 @@ def test_latency_percentile_follows_the_setting(run_autoscale: Callable[..., Pro
     metrics = {
         rule["metricTrigger"]["metricName"] for _, rule in rules_of(run.one(AUTOSCALE_SETTING))
     }
-    assert metrics == {"RequestLatency_P95", "GpuUtilizationPercentage"}
+    assert metrics == {"RequestLatency_P95", "GpuUtilizationPercentage", "RequestsPerMinute"}
 
 
 def test_cooldowns_respect_a_gpu_cold_start(run_autoscale: Callable[..., ProgramRun]) -> None:
@@ -495,3 +499,30 @@ def test_zero_minutes_is_not_a_duration() -> None:
 def test_the_test_parser_rejects_malformed_durations(text: str) -> None:
     with pytest.raises(ValueError, match="ISO 8601"):
         iso8601_seconds(text)
+
+
+def test_turned_away_requests_scale_out(run_autoscale: Callable[..., ProgramRun]) -> None:
+    run = run_autoscale("dev", deployments=one_deployment({**ENABLED}))
+    rejected = [
+        rule
+        for _, rule in rules_of(run.one(AUTOSCALE_SETTING))
+        if rule["metricTrigger"]["metricName"] == "RequestsPerMinute"
+    ]
+    assert rejected, "every profile needs the 429 rule"
+    for rule in rejected:
+        assert rule["scaleAction"]["direction"] == "Increase"
+        assert rule["metricTrigger"]["operator"] == "GreaterThanOrEqual"
+        # Only the requests AzureML's admission control turned away, not all traffic.
+        assert rule["metricTrigger"]["dimensions"] == [
+            {"dimensionName": "envoy_response_code", "operator": "Equals", "values": ["429"]}
+        ]
+
+
+def test_the_429_rule_can_be_turned_off(run_autoscale: Callable[..., ProgramRun]) -> None:
+    run = run_autoscale(
+        "dev", deployments=one_deployment({**ENABLED, "scaleOutRejectedPerMinute": 0})
+    )
+    metrics = {
+        rule["metricTrigger"]["metricName"] for _, rule in rules_of(run.one(AUTOSCALE_SETTING))
+    }
+    assert "RequestsPerMinute" not in metrics
