@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STACK ?= dev
 STACKS := $(patsubst Pulumi.%.yaml,%,$(wildcard Pulumi.*.yaml))
 
-.PHONY: install preview previews test lint typecheck unit bench smoke chat clean
+.PHONY: install preview previews test lint typecheck unit bench smoke chat policy-venv clean
 
 # Re-install only when a requirements file changes.
 $(BIN)/.installed: requirements.txt requirements-dev.txt
@@ -37,6 +37,14 @@ unit: install
 ## Everything CI checks: lint, types, tests.
 test: lint typecheck unit
 
+## The policy pack's own venv (policy/venv), for `pulumi preview --policy-pack policy`.
+policy-venv: policy/venv/.installed
+
+policy/venv/.installed: policy/requirements.txt
+	test -x policy/venv/bin/python || $(PYTHON) -m venv policy/venv
+	policy/venv/bin/python -m pip install --quiet -r policy/requirements.txt
+	touch $@
+
 ## After `pulumi up`: the stack's model is listed and one chat completion answers (exit 0/1).
 smoke: install
 	$(BIN)/python -m tools.smoke --stack $(STACK) $(SMOKE_ARGS)
@@ -49,4 +57,4 @@ bench: install
 	$(BIN)/python -m tools.bench
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) policy/venv .pytest_cache .ruff_cache
