@@ -17,6 +17,20 @@ from tools.offline import ProgramRun, committed_stacks, load_stack_config, run_p
 
 STACKS = committed_stacks()
 
+# A blue/green pair mid-rollout: green is deployed on bigger GPUs with its own vLLM options and
+# sees a mirrored fifth of blue's traffic before it takes any live traffic.
+BLUE_GREEN_WITH_MIRROR = [
+    {"name": "blue", "traffic": 100},
+    {
+        "name": "green",
+        "traffic": 0,
+        "mirrorTraffic": 20,
+        "instanceType": "Standard_NC48ads_A100_v4",
+        "instanceCount": 2,
+        "vllm": {"maxNumSeqs": 32, "maxModelLen": 16384},
+    },
+]
+
 
 @pytest.fixture(autouse=True)
 def fresh_event_loop() -> Iterator[None]:

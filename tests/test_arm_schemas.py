@@ -68,7 +68,7 @@ from referencing import Registry, Resource
 
 from components.arm import ArmClient
 from components.traffic import EndpointTrafficProvider
-from tests.conftest import STACKS
+from tests.conftest import BLUE_GREEN_WITH_MIRROR, STACKS
 from tools.offline import ProgramRun, RecordedResource, run_program
 
 SCHEMA_DIR = Path(__file__).with_name("arm_schemas")
@@ -695,17 +695,6 @@ def problems(body: ArmBody) -> list[str]:
 # --- The program's bodies ------------------------------------------------------------------------
 
 HUGGING_FACE_TOKEN = {"huggingFaceToken": {"secure": "v1:encrypted-in-the-stack-file"}}
-BLUE_GREEN_MIRROR = [
-    {"name": "blue", "traffic": 100},
-    {
-        "name": "green",
-        "traffic": 0,
-        "mirrorTraffic": 20,
-        "instanceType": "Standard_NC48ads_A100_v4",
-        "instanceCount": 2,
-        "vllm": {"maxNumSeqs": 32, "maxModelLen": 16384},
-    },
-]
 AUTOSCALED_WITH_PROFILES = [
     {
         "name": "blue",
@@ -745,7 +734,7 @@ AUTOSCALED_WITH_PROFILES = [
 # Each committed stack, plus variants that reach the optional paths: (stack, overrides).
 VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     **{stack: (stack, {}) for stack in STACKS},
-    "blue-green-mirror": ("dev", {"deployments": BLUE_GREEN_MIRROR}),
+    "blue-green-mirror": ("dev", {"deployments": BLUE_GREEN_WITH_MIRROR}),
     "hugging-face-token": ("prod", HUGGING_FACE_TOKEN),
     "autoscale-profiles-notifications": ("dev", {"deployments": AUTOSCALED_WITH_PROFILES}),
     "approved-outbound-private": (

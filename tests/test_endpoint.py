@@ -27,7 +27,7 @@ from components.endpoint import (
 from components.naming import StackNames, role_assignment_name
 from components.settings import from_pulumi, load_settings
 from components.vllm_options import vllm_environment
-from tests.conftest import STACKS, RunProgram, stack_entries
+from tests.conftest import BLUE_GREEN_WITH_MIRROR, STACKS, RunProgram, stack_entries
 from tools.offline import (
     OFFLINE_SECRET_VALUE,
     OFFLINE_SUBSCRIPTION_ID,
@@ -52,17 +52,6 @@ KEY_VAULT_SECRETS_USER = "4633458b-17de-408a-b874-0445c86b69e6"
 ROUTE_PATH_PATTERN = "[a-zA-Z0-9_]"
 FIFTEEN_MINUTES = 15 * 60
 
-BLUE_GREEN = [
-    {"name": "blue", "traffic": 100},
-    {
-        "name": "green",
-        "traffic": 0,
-        "mirrorTraffic": 20,
-        "instanceType": "Standard_NC48ads_A100_v4",
-        "instanceCount": 2,
-        "vllm": {"maxNumSeqs": 32, "maxModelLen": 16384},
-    },
-]
 AUTOSCALED_BLUE_GREEN = [
     {
         "name": "blue",
@@ -142,7 +131,7 @@ def deployments_by_name(run: ProgramRun) -> dict[str, RecordedResource]:
 @pytest.fixture(params=["single", "blue-green"])
 def shape(request: pytest.FixtureRequest) -> dict[str, Any]:
     """The stack's own deployment list, or a blue/green pair with mirror traffic."""
-    return {} if request.param == "single" else {"deployments": BLUE_GREEN}
+    return {} if request.param == "single" else {"deployments": BLUE_GREEN_WITH_MIRROR}
 
 
 # --- Environment ---------------------------------------------------------------------------------
@@ -251,7 +240,7 @@ def test_any_endpoint_update_is_followed_by_a_traffic_update(stack: str, run: Ru
     ):
         assert revision(**overrides) != baseline, overrides
     # A deployment change leaves the endpoint alone.
-    assert revision(deployments=BLUE_GREEN) == baseline
+    assert revision(deployments=BLUE_GREEN_WITH_MIRROR) == baseline
 
 
 def test_outputs_point_openai_clients_at_the_endpoint_host(stack: str, run: RunProgram) -> None:
@@ -404,15 +393,15 @@ def test_traffic_is_set_after_every_deployment_on_this_endpoint(
 
 
 def test_blue_green_mirror_goes_to_the_idle_deployment(stack: str, run: RunProgram) -> None:
-    traffic = run(stack, program=serving(), deployments=BLUE_GREEN).one(TRAFFIC)
+    traffic = run(stack, program=serving(), deployments=BLUE_GREEN_WITH_MIRROR).one(TRAFFIC)
     assert traffic.inputs["traffic"] == {"blue": 100, "green": 0}
     assert traffic.inputs["mirror_traffic"] == {"green": 20}
 
 
 def test_shifted_traffic_changes_only_the_traffic_resource(stack: str, run: RunProgram) -> None:
-    shifted = [dict(item) for item in BLUE_GREEN]
+    shifted = [dict(item) for item in BLUE_GREEN_WITH_MIRROR]
     shifted[0]["traffic"], shifted[1]["traffic"], shifted[1]["mirrorTraffic"] = 10, 90, 0
-    before = run(stack, program=serving(), deployments=BLUE_GREEN)
+    before = run(stack, program=serving(), deployments=BLUE_GREEN_WITH_MIRROR)
     after = run(stack, program=serving(), deployments=shifted)
     old = {(r.type, r.name): r.inputs for r in before.resources}
     new = {(r.type, r.name): r.inputs for r in after.resources}
@@ -480,7 +469,7 @@ def test_deployments_reference_the_secret_version_and_wait_for_the_grant(
 
 
 def test_token_plaintext_appears_only_in_the_secret_value(stack: str, run: RunProgram) -> None:
-    program_run = run(stack, program=serving(), **TOKEN, deployments=BLUE_GREEN)
+    program_run = run(stack, program=serving(), **TOKEN, deployments=BLUE_GREEN_WITH_MIRROR)
     found = [
         (resource.type, path, resource.is_secret(path))
         for resource in program_run.resources
@@ -503,7 +492,7 @@ def test_without_a_token_there_is_no_secret_grant_or_reference(stack: str, run: 
 
 
 def test_every_resource_is_a_named_child_of_the_component(stack: str, run: RunProgram) -> None:
-    program_run = run(stack, program=serving(), **TOKEN, deployments=BLUE_GREEN)
+    program_run = run(stack, program=serving(), **TOKEN, deployments=BLUE_GREEN_WITH_MIRROR)
     component = program_run.one(COMPONENT)
     children = [r for r in program_run.resources if r is not component]
     assert {r.type for r in children} == {
