@@ -51,7 +51,7 @@ ENVIRONMENT_NAME = "vllm"
 HUGGING_FACE_SECRET_NAME = "hugging-face-token"  # noqa: S105 - a name, not a value
 
 # Creating or updating a GPU deployment provisions the VM, pulls ~10 GB of image, downloads ~16 GB
-# of weights and loads them, and AzureML waits for readiness (up to the probe budget, 15 minutes by
+# of weights and loads them, and AzureML waits for readiness (up to the probe budget, 17 minutes by
 # default) before it reports success; a rolling update does that per instance. 90 minutes covers a
 # slow region with room to spare; azure-native's default would give up while AzureML still works.
 DEPLOYMENT_TIMEOUTS = pulumi.CustomTimeouts(create="90m", update="90m", delete="30m")

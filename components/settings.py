@@ -278,17 +278,18 @@ DEFAULT_LIVENESS_PROBE = {
     "initialDelaySeconds": 600,
     "periodSeconds": 10,
     "timeoutSeconds": 5,
-    "failureThreshold": 30,
+    "failureThreshold": 42,
     "successThreshold": 1,
 }
 DEFAULT_READINESS_PROBE = {
     # vLLM answers /health only once the weights are loaded. A cold start pulls ~10 GB of image,
-    # downloads ~16 GB of weights and loads them: 600 s delay + 30 x 10 s = 15 minutes before
-    # AzureML gives up, which survives a 15-minute cold start without relying on startupProbe.
+    # downloads ~16 GB of weights and loads them: 600 s delay + 42 x 10 s = 17 minutes before
+    # AzureML gives up, which survives a 15-minute cold start with two minutes to spare, without
+    # relying on startupProbe. (A container that never becomes ready costs 17 minutes to fail.)
     "initialDelaySeconds": 600,
     "periodSeconds": 10,
     "timeoutSeconds": 5,
-    "failureThreshold": 30,
+    "failureThreshold": 42,
     "successThreshold": 1,
 }
 DEFAULT_VLLM = {

@@ -337,7 +337,8 @@ def test_probes_are_iso_durations_that_survive_a_fifteen_minute_cold_start(
             budget = seconds(probe["initialDelay"]) + seconds(probe["period"]) * int(
                 probe["failureThreshold"]
             )
-            assert budget == probe_settings.budget_seconds >= FIFTEEN_MINUTES, key
+            # A 15-minute cold start survives with room to spare, not to the second.
+            assert budget == probe_settings.budget_seconds > FIFTEEN_MINUTES, key
 
 
 def test_egress_switch_is_never_sent(stack: str, run: RunProgram) -> None:
