@@ -15,16 +15,14 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 from typing import Any
 
 import pulumi
 import requests
 from azure.core.exceptions import ClientAuthenticationError
-from pulumi.runtime.mocks import MockMonitor
-from pulumi.runtime.settings import get_monitor
 
-from components.arm import ARM_SCOPE, TokenCredential, default_credential
+from components import runtime
+from components.arm import ARM_SCOPE, LOGIN_HELP, TokenCredential, default_credential
 
 # Docker's username for an ACR refresh token (AAD-OAuth.md, "Authenticating docker with an ACR
 # refresh token"): the registry then reads the password as a token, not as a user's password.
@@ -39,25 +37,10 @@ EXCHANGE_SCOPE = ARM_SCOPE
 # on `pulumi up` causes no rebuild.
 NOT_FETCHED = "not-fetched-during-preview"
 
-LOGIN_HELP = (
-    "Sign in first: `az login` on a workstation; in CI, run azure/login with OIDC before "
-    "`pulumi up` (azure-identity reads that Azure CLI login, or AZURE_CLIENT_ID, AZURE_TENANT_ID "
-    "and AZURE_FEDERATED_TOKEN_FILE; the ARM_* variables configure only the azure-native provider)."
-)
-
 
 class RegistryLoginError(pulumi.RunError):
     """No usable Azure login for the registry push. A RunError, so the Pulumi CLI prints the message
     and stops without a Python traceback: the fix is the user's login, not the code."""
-
-
-def deploying_for_real() -> bool:
-    """Whether this run deploys: not a preview, and not the offline mocks (tools/offline.py)."""
-    if pulumi.runtime.is_dry_run():
-        return False
-    if os.environ.get("PULUMI_OFFLINE"):
-        return False
-    return not isinstance(get_monitor(), MockMonitor)
 
 
 def _tenant_of(access_token: str) -> str | None:
@@ -129,7 +112,7 @@ def registry_password(
     just before the build that uses it rather than before a long import. Outside a real deployment
     the password is the fixed placeholder :data:`NOT_FETCHED` and no Azure call is made.
     """
-    if not deploying_for_real():
+    if not runtime.deploying_for_real():
         return pulumi.Output.secret(NOT_FETCHED)
     token = pulumi.Output.all(login_server, after).apply(
         lambda values: exchange_refresh_token(values[0])

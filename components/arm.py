@@ -21,6 +21,20 @@ ARM_SCOPE = "https://management.azure.com/.default"
 # ARM's terminal states for an asynchronous operation.
 _TERMINAL = {"succeeded", "failed", "canceled", "cancelled"}
 
+# Answers worth another try: throttling and transient server errors on any call, and 409 Conflict
+# on writes, which AzureML gives while the endpoint is still busy with a previous operation (right
+# after a deployment's long update, for example). A DELETE's 409 means "not allowed" (a deployment
+# that still has traffic) and is final.
+_RETRY_ALWAYS = {429, 500, 502, 503, 504}
+_RETRY_WRITES = {409}
+_MAX_ATTEMPTS = 6
+
+LOGIN_HELP = (
+    "Sign in first: `az login` on a workstation; in CI, run azure/login with OIDC before "
+    "`pulumi up` (azure-identity reads that Azure CLI login, or AZURE_CLIENT_ID, AZURE_TENANT_ID "
+    "and AZURE_FEDERATED_TOKEN_FILE; the ARM_* variables configure only the azure-native provider)."
+)
+
 
 class TokenCredential(Protocol):
     """What azure-identity credentials offer (``get_token(scope).token``)."""
@@ -56,6 +70,7 @@ class ArmClient:
         base_url: str | None = None,
         poll_interval: float = 5.0,
         timeout: float = 3600.0,
+        retry_delay: float = 10.0,
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ):
@@ -63,6 +78,7 @@ class ArmClient:
         self.base_url = (base_url or ARM_URL).rstrip("/")
         self.poll_interval = poll_interval
         self.timeout = timeout
+        self.retry_delay = retry_delay
         self._session = session or requests.Session()
         self._sleep = sleep
 
@@ -174,16 +190,31 @@ class ArmClient:
         return f"{self.base_url}{path}?api-version={api_version}"
 
     def _token(self) -> str:
+        from azure.core.exceptions import ClientAuthenticationError
+
         if self._credential is None:
             self._credential = default_credential()
-        return self._credential.get_token(ARM_SCOPE).token
+        try:
+            return self._credential.get_token(ARM_SCOPE).token
+        except ClientAuthenticationError as error:
+            reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+            raise ArmError(401, "NotLoggedIn", f"no Azure login ({reason}). {LOGIN_HELP}") from None
 
     def _send(self, method: str, url: str, body: dict[str, Any] | None = None) -> requests.Response:
-        headers = {"Authorization": f"Bearer {self._token()}", "Accept": "application/json"}
-        try:
-            return self._session.request(method, url, json=body, headers=headers, timeout=60)
-        except requests.RequestException as error:
-            raise ArmError(0, "ConnectionError", str(error), method, url) from None
+        retryable = _RETRY_ALWAYS | (_RETRY_WRITES if method in ("PUT", "PATCH", "POST") else set())
+        for attempt in range(1, _MAX_ATTEMPTS + 1):
+            headers = {"Authorization": f"Bearer {self._token()}", "Accept": "application/json"}
+            try:
+                response = self._session.request(
+                    method, url, json=body, headers=headers, timeout=60
+                )
+            except requests.RequestException as error:
+                raise ArmError(0, "ConnectionError", str(error), method, url) from None
+            if response.status_code not in retryable or attempt == _MAX_ATTEMPTS:
+                return response
+            # ARM's Retry-After when it gives one, else exponential backoff (10, 20, 40 s ...).
+            self._sleep(_retry_after(response, self.retry_delay * 2 ** (attempt - 1)))
+        raise AssertionError("unreachable: the last attempt returns")
 
     @staticmethod
     def _raise_for(response: requests.Response) -> None:

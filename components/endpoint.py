@@ -22,12 +22,13 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlparse
 
 import pulumi
 from pulumi_azure_native import authorization, keyvault, machinelearningservices
 
+from components import runtime
 from components.naming import StackNames
 from components.settings import DeploymentSettings, ProbeSettings, Settings
 from components.traffic import EndpointTraffic, EndpointTrafficArgs
@@ -216,6 +217,7 @@ class ServingEndpoint(pulumi.ComponentResource):
                     d.name: d.mirror_traffic for d in settings.deployments if d.mirror_traffic
                 },
                 endpoint_revision=endpoint_revision,
+                tags=settings.tags,
             ),
             # After every deployment exists (ARM refuses traffic to a missing deployment); and a
             # removed deployment is deleted only after this resource has moved its traffic away,
@@ -234,14 +236,7 @@ class ServingEndpoint(pulumi.ComponentResource):
         }
         self.primary_key = None
         if settings.auth_mode == "Key":
-            keys = machinelearningservices.list_online_endpoint_keys_output(
-                endpoint_name=endpoint.name,
-                resource_group_name=args.resource_group_name,
-                workspace_name=args.workspace_name,
-                opts=pulumi.InvokeOutputOptions(parent=self),
-            )
-            # The invoke's result is not marked secret by the provider.
-            self.primary_key = pulumi.Output.secret(keys.apply(lambda k: k.primary_key or ""))
+            self.primary_key = self._primary_key(args, endpoint)
         self.traffic = traffic.traffic
         self.register_outputs(
             {
@@ -255,6 +250,29 @@ class ServingEndpoint(pulumi.ComponentResource):
                 "traffic": self.traffic,
             }
         )
+
+    def _primary_key(
+        self, args: ServingEndpointArgs, endpoint: machinelearningservices.OnlineEndpoint
+    ) -> pulumi.Output[str]:
+        """The endpoint's primary key, a secret.
+
+        Read with `listKeys` during `pulumi up` only. A preview of an existing endpoint would run
+        the invoke too, and pull-request previews run as a Reader, which may not list keys
+        (`onlineEndpoints/listKeys/action`): the preview would fail on the one output it cannot
+        show anyway. So a real preview exports the key as unknown ("known after update").
+        """
+        if runtime.previewing_for_real():
+            return pulumi.Output.secret(
+                endpoint.name.apply(lambda _: cast(str, pulumi.output.UNKNOWN))
+            )
+        keys = machinelearningservices.list_online_endpoint_keys_output(
+            endpoint_name=endpoint.name,
+            resource_group_name=args.resource_group_name,
+            workspace_name=args.workspace_name,
+            opts=pulumi.InvokeOutputOptions(parent=self),
+        )
+        # The invoke's result is not marked secret by the provider.
+        return pulumi.Output.secret(keys.apply(lambda k: k.primary_key or ""))
 
     def _endpoint(
         self, name: str, args: ServingEndpointArgs
@@ -274,7 +292,6 @@ class ServingEndpoint(pulumi.ComponentResource):
             "identity": "SystemAssigned",
             "authMode": settings.auth_mode,
             "publicNetworkAccess": settings.endpoint_public_network_access,
-            "tags": settings.tags,
             "description": "vLLM OpenAI-compatible server",
         }
         endpoint = machinelearningservices.OnlineEndpoint(
@@ -291,9 +308,13 @@ class ServingEndpoint(pulumi.ComponentResource):
                 public_network_access=declared["publicNetworkAccess"],
                 description=declared["description"],
             ),
-            tags=declared["tags"],
+            # Tags at creation only; later tag changes go through EndpointTraffic's
+            # read-modify-PUT, which keeps live traffic. A change here would be a full PUT without
+            # traffic (see the docstring), and an owner or cost-center change must not risk that.
+            tags=settings.tags,
             opts=pulumi.ResourceOptions(
-                parent=self, ignore_changes=["properties.traffic", "properties.mirrorTraffic"]
+                parent=self,
+                ignore_changes=["properties.traffic", "properties.mirrorTraffic", "tags"],
             ),
         )
         return endpoint, _fingerprint(declared)

@@ -89,15 +89,21 @@ def traffic_problems(traffic: Mapping[str, Any], mirror_traffic: Mapping[str, An
 
 
 def endpoint_body_with_traffic(
-    endpoint: Mapping[str, Any], traffic: Mapping[str, int], mirror_traffic: Mapping[str, int]
+    endpoint: Mapping[str, Any],
+    traffic: Mapping[str, int],
+    mirror_traffic: Mapping[str, int],
+    tags: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The endpoint as ARM returned it, ready to PUT back with only the traffic maps changed.
+    """The endpoint as ARM returned it, ready to PUT back with only the traffic maps (and, when
+    given, the tags) changed.
 
-    Everything else is kept as read (auth mode, network access, tags, identity, and any property a
-    newer API version adds), so the PUT changes traffic and nothing else. Read-only fields are
+    Everything else is kept as read (auth mode, network access, identity, and any property a newer
+    API version adds), so the PUT changes traffic and tags and nothing else. Read-only fields are
     dropped because a PUT is a request to set them.
     """
     body = copy.deepcopy(dict(endpoint))
+    if tags is not None:
+        body["tags"] = dict(tags)
     for key in _READ_ONLY_ENVELOPE:
         body.pop(key, None)
     identity = body.get("identity")
@@ -222,6 +228,7 @@ class EndpointTrafficProvider(pulumi.dynamic.ResourceProvider):
         if (
             olds.get("api_version") != news.get("api_version")
             or olds.get("endpoint_revision") != news.get("endpoint_revision")
+            or olds.get("tags") != news.get("tags")
             or _desired(olds) != _desired(news)
         ):
             return pulumi.dynamic.DiffResult(changes=True)
@@ -242,6 +249,7 @@ class EndpointTrafficProvider(pulumi.dynamic.ResourceProvider):
                 **props,
                 "traffic": _shares(properties.get("traffic"), keep_zero=True),
                 "mirror_traffic": _shares(properties.get("mirrorTraffic")),
+                "tags": dict(endpoint.get("tags") or {}),
             },
         )
 
@@ -257,8 +265,13 @@ class EndpointTrafficProvider(pulumi.dynamic.ResourceProvider):
         endpoint = client.get(endpoint_id, api_version)
         if endpoint is None:
             raise ArmError(404, "ResourceNotFound", f"online endpoint {endpoint_id} does not exist")
+        tags = props.get("tags")
         result = client.put(
-            endpoint_id, api_version, endpoint_body_with_traffic(endpoint, traffic, mirror)
+            endpoint_id,
+            api_version,
+            endpoint_body_with_traffic(
+                endpoint, traffic, mirror, dict(tags) if isinstance(tags, dict) else None
+            ),
         )
         if _live_traffic(result) != _desired(props):
             reported = result.get("properties") or {}
@@ -297,13 +310,17 @@ class EndpointTrafficArgs:
 
     ``endpoint_revision`` changes whenever the endpoint's own declared properties do: azure-native
     updates an endpoint with a full PUT that carries no traffic, so an endpoint update is followed,
-    in the same `pulumi up`, by a traffic update that puts the traffic back.
+    in the same `pulumi up`, by a traffic update that puts the traffic back. ``tags`` are applied
+    with the traffic, so that a tag change never needs that full PUT of the endpoint.
     """
 
     endpoint_id: pulumi.Input[str]
     traffic: Mapping[str, int]
     mirror_traffic: Mapping[str, int]
     endpoint_revision: pulumi.Input[str]
+    # The endpoint's tags after creation: set here, in the same read-modify-PUT as the traffic,
+    # because the endpoint resource ignores tag changes (see ServingEndpoint._endpoint).
+    tags: Mapping[str, str] | None = None
     api_version: str = ENDPOINT_API_VERSION
 
 
@@ -329,6 +346,7 @@ class EndpointTraffic(pulumi.dynamic.Resource, module="traffic", name="EndpointT
                 "traffic": dict(args.traffic),
                 "mirror_traffic": {k: v for k, v in args.mirror_traffic.items() if v > 0},
                 "endpoint_revision": args.endpoint_revision,
+                "tags": dict(args.tags) if args.tags is not None else None,
             },
             opts,
         )

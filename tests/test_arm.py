@@ -14,12 +14,17 @@ RESOURCE = (
     "Microsoft.MachineLearningServices/workspaces/w/onlineEndpoints/e"
 )
 API = "2025-12-01"
+# What the client asked to sleep, in seconds (nothing sleeps for real in these tests).
+SLEEPS: list[float] = []
 
 
 @pytest.fixture
 def arm() -> Iterator[tuple[FakeArm, ArmClient]]:
     with FakeArmServer(FakeArm(polls=3)) as fake:
-        client = ArmClient(FakeCredential(), base_url=fake.base_url, poll_interval=0.0)
+        client = ArmClient(
+            FakeCredential(), base_url=fake.base_url, poll_interval=0.0, sleep=SLEEPS.append
+        )
+        SLEEPS.clear()
         yield fake, client
 
 
@@ -121,3 +126,74 @@ def test_unreachable_arm_is_a_clear_error() -> None:
     with pytest.raises(ArmError) as caught:
         client.get(RESOURCE, API)
     assert caught.value.code == "ConnectionError"
+
+
+def answer_first(fake: FakeArm, method: str, statuses: list[int], retry_after: str | None = None):
+    """Answer the first requests of ``method`` with ``statuses``, then behave normally."""
+    remaining = list(statuses)
+
+    def handler(_: FakeArm, request):
+        if request.method == method and remaining:
+            headers = {"Retry-After": retry_after} if retry_after else {}
+            return remaining.pop(0), {"error": {"code": "Busy", "message": "try later"}}, headers
+        return None
+
+    fake.handlers.append(handler)
+
+
+def test_throttling_and_server_errors_are_retried_with_backoff(arm) -> None:
+    fake, client = arm
+    client.put(RESOURCE, API, {"properties": {}})
+    SLEEPS.clear()
+    before = len(fake.requests)
+    answer_first(fake, "GET", [429, 503])
+    assert client.get(RESOURCE, API) is not None
+    assert [r.method for r in fake.requests[before:]] == ["GET", "GET", "GET"]
+    assert SLEEPS == [10.0, 20.0]
+
+
+def test_retry_after_is_honoured(arm) -> None:
+    fake, client = arm
+    answer_first(fake, "GET", [503], retry_after="7")
+    assert client.get(RESOURCE, API) is None
+    assert SLEEPS == [7.0]
+
+
+def test_a_busy_endpoint_conflict_on_a_write_is_retried(arm) -> None:
+    fake, client = arm
+    answer_first(fake, "PUT", [409, 409])
+    result = client.put(RESOURCE, API, {"properties": {"traffic": {"blue": 100}}})
+    assert result["properties"]["traffic"] == {"blue": 100}
+    assert len(fake.writes("PUT")) == 3
+
+
+def test_a_conflict_on_delete_is_final(arm) -> None:
+    fake, client = arm
+    answer_first(fake, "DELETE", [409, 409])
+    with pytest.raises(ArmError) as caught:
+        client.delete(RESOURCE, API)
+    assert caught.value.status == 409
+    assert len(fake.writes("DELETE")) == 1
+
+
+def test_retries_give_up_after_six_attempts(arm) -> None:
+    fake, client = arm
+    answer_first(fake, "GET", [503] * 10)
+    with pytest.raises(ArmError) as caught:
+        client.get(RESOURCE, API)
+    assert caught.value.status == 503
+    assert len([r for r in fake.requests if r.method == "GET"]) == 6
+
+
+def test_missing_azure_login_is_a_clear_error() -> None:
+    from azure.core.exceptions import ClientAuthenticationError
+
+    class NoLogin:
+        def get_token(self, *scopes: str, **_: object) -> object:
+            raise ClientAuthenticationError("DefaultAzureCredential failed to retrieve a token")
+
+    client = ArmClient(NoLogin(), base_url="http://127.0.0.1:9", poll_interval=0.0)
+    with pytest.raises(ArmError) as caught:
+        client.get(RESOURCE, API)
+    assert caught.value.code == "NotLoggedIn"
+    assert "az login" in str(caught.value)

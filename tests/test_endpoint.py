@@ -232,15 +232,26 @@ def test_any_endpoint_update_is_followed_by_a_traffic_update(stack: str, run: Ru
 
     baseline = revision()
     assert revision() == baseline
-    # Each of these changes the endpoint's declared inputs (tags, network access, auth mode).
+    # Each of these changes the endpoint's declared inputs (network access, auth mode).
     for overrides in (
-        {"owner": "another-team"},
         {"endpointPublicNetworkAccess": "Disabled"},
         {"authMode": "AADToken" if settings_for(stack).auth_mode == "Key" else "Key"},
     ):
         assert revision(**overrides) != baseline, overrides
-    # A deployment change leaves the endpoint alone.
+    # A deployment change leaves the endpoint alone; so does a tag change, which the traffic
+    # resource applies itself (next test).
     assert revision(deployments=BLUE_GREEN_WITH_MIRROR) == baseline
+    assert revision(owner="another-team") == baseline
+
+
+def test_tag_changes_never_put_the_whole_endpoint(stack: str, run: RunProgram) -> None:
+    """Tags are set on the endpoint at creation and by the traffic resource afterwards, whose
+    read-modify-PUT keeps live traffic; the endpoint itself ignores later tag changes."""
+    result = run(stack, program=serving(), owner="another-team")
+    endpoint = result.one("azure-native:machinelearningservices:OnlineEndpoint")
+    assert "tags" in endpoint.ignore_changes
+    assert endpoint.input("tags")["owner"] == "another-team"
+    assert result.one(TRAFFIC).inputs["tags"] == endpoint.input("tags")
 
 
 def test_outputs_point_openai_clients_at_the_endpoint_host(stack: str, run: RunProgram) -> None:
@@ -526,3 +537,22 @@ def test_old_environment_versions_are_kept_not_deleted(stack_run) -> None:
     assert environment.retain_on_delete
     deployments = stack_run.of_type("azure-native:machinelearningservices:OnlineDeployment")
     assert deployments and not any(d.retain_on_delete for d in deployments)
+
+
+def test_a_real_preview_does_not_list_keys(
+    run: RunProgram, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pull-request previews run as a Reader, which may not call listKeys; `pulumi up` does."""
+    from components import runtime
+    from tools.offline import UNKNOWN_OUTPUT
+
+    listing = "azure-native:machinelearningservices:listOnlineEndpointKeys"
+    deployed = run("dev", preview=False)
+    assert listing in deployed.invokes
+    assert deployed.outputs["primaryKey"] == "offline-primary-key"
+
+    monkeypatch.setattr(runtime, "previewing_for_real", lambda: True)
+    previewed = run("dev", preview=True)
+    assert listing not in previewed.invokes
+    assert previewed.outputs["primaryKey"] == UNKNOWN_OUTPUT
+    assert "primaryKey" in previewed.secret_outputs

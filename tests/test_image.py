@@ -20,7 +20,7 @@ import pytest
 from azure.core.exceptions import ClientAuthenticationError
 from pulumi_azure_native import containerregistry
 
-from components import acr_token
+from components import acr_token, runtime
 from components.acr_token import (
     NOT_FETCHED,
     NULL_GUID_USERNAME,
@@ -232,7 +232,7 @@ def test_a_real_deployment_exchanges_a_token_after_the_import(
         exchanged.append(login_server)
         return "acr-refresh-token"
 
-    monkeypatch.setattr(acr_token, "deploying_for_real", lambda: True)
+    monkeypatch.setattr(runtime, "deploying_for_real", lambda: True)
     monkeypatch.setattr(acr_token, "exchange_refresh_token", exchange)
     result = run("dev", preview=False, program=image_program)
     image = result.one(IMAGE)
@@ -247,7 +247,7 @@ def test_offline_runs_are_not_real_deployments(run: RunProgram) -> None:
     seen: list[bool] = []
 
     def program() -> None:
-        seen.append(acr_token.deploying_for_real())
+        seen.append(runtime.deploying_for_real())
 
     run("dev", preview=True, program=program)
     run("dev", preview=False, program=program)

@@ -402,3 +402,19 @@ def test_check_takes_numbers_as_the_engine_sends_them() -> None:
     assert provider.check({}, props({"blue": 100.0, "green": 0.0}, {"green": 20.0})).failures == []
     halves = provider.check({}, props({"blue": 50.5, "green": 49.5}))
     assert any("0-100" in failure.reason for failure in halves.failures)
+
+
+def test_declared_tags_ride_along_with_the_traffic(arm: Arm) -> None:
+    """The endpoint resource ignores tag changes (a full PUT of it carries no traffic); the
+    traffic resource applies them in its read-modify-PUT instead, live traffic intact."""
+    arm.provider.create(props())
+    tagged = {**props({"blue": 100, "green": 0}), "tags": {"owner": "another-team"}}
+    assert arm.provider.diff("id", props(), tagged).changes
+    arm.provider.update("id", props(), tagged)
+    put = arm.fake.writes("PUT")[-1]
+    assert put.body["tags"] == {"owner": "another-team"}
+    assert arm.endpoint()["tags"] == {"owner": "another-team"}
+    assert arm.live() == ({"blue": 100, "green": 0}, {})
+    # Without declared tags the endpoint's own are kept as they are.
+    arm.provider.update("id", tagged, props())
+    assert arm.fake.writes("PUT")[-1].body["tags"] == {"owner": "another-team"}

@@ -136,6 +136,8 @@ class AzureMocks(pulumi.runtime.Mocks):
     def __init__(self, location: str, stack: str):
         self.location = location
         self.stack = stack
+        # Every invoke the program made, by token: tests check what a run asks Azure for.
+        self.invokes: list[str] = []
 
     def _resource_group_id(self, inputs: Mapping[str, Any]) -> str:
         group = inputs.get("resourceGroupName") or "unknown-group"
@@ -302,6 +304,7 @@ class AzureMocks(pulumi.runtime.Mocks):
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict:  # type: ignore[override]
         token = args.token
+        self.invokes.append(token)
         if token == "azure-native:authorization:getClientConfig":
             return {
                 "subscriptionId": OFFLINE_SUBSCRIPTION_ID,
@@ -374,6 +377,7 @@ class ProgramRun:
     resources: list[RecordedResource]
     outputs: dict[str, Any]
     secret_outputs: set[str]
+    invokes: list[str] = field(default_factory=list)
 
     def of_type(self, type_token: str) -> list[RecordedResource]:
         return [r for r in self.resources if r.type == type_token]
@@ -466,9 +470,14 @@ def _program_on_path() -> Iterator[None]:
             sys.path.remove(str(ROOT))
 
 
+# How the offline run shows an output that a real preview could not know either.
+UNKNOWN_OUTPUT = "[unknown until pulumi up]"
+
+
 def _resolve(value: Any) -> tuple[Any, bool]:
     output = pulumi.Output.from_input(value)
-    resolved = _sync_await(output.future())
+    known = bool(_sync_await(output.is_known()))
+    resolved = _sync_await(output.future()) if known else UNKNOWN_OUTPUT
     secret = bool(_sync_await(output.is_secret()))
     return resolved, secret
 
@@ -524,5 +533,9 @@ def run_program(
     # Registration order depends on thread scheduling; URN order does not.
     resources = sorted(monitor.recorded, key=lambda resource: resource.urn)
     return ProgramRun(
-        stack=stack, resources=resources, outputs=outputs, secret_outputs=secret_outputs
+        stack=stack,
+        resources=resources,
+        outputs=outputs,
+        secret_outputs=secret_outputs,
+        invokes=sorted(mocks.invokes),
     )

@@ -1,0 +1,29 @@
+"""Where the program runs: a real `pulumi up`, a real `pulumi preview`, or the offline mocks.
+
+Code that calls Azure itself (the registry token, the endpoint keys) needs to know: a preview must
+not need rights a read-only preview identity lacks, and the offline mocks (tools/offline.py) must
+never reach Azure at all.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pulumi
+from pulumi.runtime.mocks import MockMonitor
+from pulumi.runtime.settings import get_monitor
+
+
+def under_mocks() -> bool:
+    """Whether the engine is Pulumi's mock monitor (tests and the offline preview)."""
+    return bool(os.environ.get("PULUMI_OFFLINE")) or isinstance(get_monitor(), MockMonitor)
+
+
+def deploying_for_real() -> bool:
+    """Whether this run deploys: not a preview, and not the offline mocks."""
+    return not pulumi.runtime.is_dry_run() and not under_mocks()
+
+
+def previewing_for_real() -> bool:
+    """Whether this is a `pulumi preview` (or the preview phase of `pulumi up`) against Azure."""
+    return pulumi.runtime.is_dry_run() and not under_mocks()
