@@ -26,10 +26,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import pulumi
 import pulumi_docker as docker
@@ -102,38 +100,6 @@ def build_revision(files: dict[str, bytes], build_args: dict[str, str]) -> str:
         digest.update(name.encode() + b"\0" + hashlib.sha256(files[name]).digest())
     digest.update(json.dumps(build_args, sort_keys=True).encode())
     return digest.hexdigest()
-
-
-def source_url(root: Path = ROOT) -> str:
-    """The repository's public URL for the OCI source label, or "" outside a git checkout.
-
-    Credentials embedded in a clone URL (https://user:token@host/...) are dropped, and SSH remotes
-    become https, so the label names the repository and never leaks a token into the image.
-    """
-    try:
-        result = subprocess.run(
-            ["git", "config", "--get", "remote.origin.url"],  # noqa: S607 - git from PATH is the point
-            cwd=root,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return ""
-    return normalize_source_url(result.stdout.strip()) if result.returncode == 0 else ""
-
-
-def normalize_source_url(remote: str) -> str:
-    """``git@host:org/repo.git`` or ``https://user:token@host/org/repo.git`` -> ``https://host/org/repo``."""
-    scp_like = re.fullmatch(r"[\w.-]+@([\w.-]+):(?!//)(.+)", remote)
-    if scp_like:
-        remote = f"https://{scp_like[1]}/{scp_like[2]}"
-    parts = urlsplit(remote)
-    if parts.scheme not in ("https", "http", "ssh") or not parts.hostname:
-        return ""
-    path = parts.path.removesuffix("/").removesuffix(".git")
-    return urlunsplit(("https", parts.hostname, path, "", ""))
 
 
 def require_digest(reference: str) -> str:
@@ -214,14 +180,12 @@ class VllmImage(pulumi.ComponentResource):
 
         # --- 2. The thin image, built FROM the registry copy and pushed -------------------------
         files = context_files()
-        source = source_url()
 
         def arguments(base_image: str) -> dict[str, str]:
             fixed = {
                 "BASE_IMAGE": base_image,
                 "BASE_NAME": base.public_reference,
                 "BASE_DIGEST": base.digest,
-                "SOURCE_URL": source,
             }
             return {**fixed, "REVISION": build_revision(files, fixed)}
 

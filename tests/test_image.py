@@ -31,7 +31,6 @@ from components.image import (
     VllmImage,
     VllmImageArgs,
     build_revision,
-    normalize_source_url,
     require_digest,
 )
 from components.naming import StackNames
@@ -94,7 +93,7 @@ def test_dockerfile_entrypoint_is_exec_form_and_serves_on_port_8000() -> None:
     copies = [value for keyword, value in instructions if keyword == "COPY"]
     assert copies == ["--chmod=0755 entrypoint.sh /usr/local/bin/entrypoint.sh"]
     labels = " ".join(value for keyword, value in instructions if keyword == "LABEL")
-    for label in ("source", "revision", "base.name", "base.digest"):
+    for label in ("revision", "base.name", "base.digest"):
         assert f"org.opencontainers.image.{label}=" in labels
 
 
@@ -298,23 +297,6 @@ def test_a_push_without_a_digest_stops_the_deployment() -> None:
     )
 
 
-@pytest.mark.parametrize(
-    ("remote", "expected"),
-    [
-        ("git@github.com:contoso/vllm-azureml.git", "https://github.com/contoso/vllm-azureml"),
-        (
-            "https://x-access-token:ghs_secret@github.com/contoso/vllm-azureml.git",
-            "https://github.com/contoso/vllm-azureml",
-        ),
-        ("ssh://git@github.com/contoso/vllm-azureml", "https://github.com/contoso/vllm-azureml"),
-        ("/srv/git/vllm-azureml", ""),
-        ("", ""),
-    ],
-)
-def test_source_label_names_the_repository_without_credentials(remote: str, expected: str) -> None:
-    assert normalize_source_url(remote) == expected
-
-
 # --- The Entra ID -> ACR refresh token exchange, over HTTP ---------------------------------------
 
 
@@ -407,3 +389,11 @@ def test_a_login_without_push_rights_names_the_role(registry_server) -> None:
     behaviour["status"] = 401
     with pytest.raises(RegistryLoginError, match="AcrPush"):
         exchange_refresh_token(LOGIN_SERVER, credential=_Credential(_jwt({})), base_url=url)
+
+
+def test_the_image_does_not_depend_on_where_the_repository_was_cloned(run: RunProgram) -> None:
+    """Build arguments come from docker/ and the settings only: a fork, a CI checkout and a laptop
+    build the same image, so a second `pulumi up` from elsewhere rolls nothing."""
+    arguments = run("dev", program=image_program).one(IMAGE).input("build.args")
+    assert set(arguments) == {"BASE_IMAGE", "BASE_NAME", "BASE_DIGEST", "REVISION"}
+    assert "SOURCE_URL" not in (ROOT / "docker" / "Dockerfile").read_text()
