@@ -11,9 +11,10 @@ test keeps the two in step.
 from __future__ import annotations
 
 import copy
+import difflib
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -552,10 +553,18 @@ class _Reader:
     def __init__(self, stack: str):
         self.stack = stack
         self.problems: list[str] = []
+        # Keys already reported: rules that combine several keys skip them, so one typo gives
+        # one message, not a cascade about a value the user never wrote.
+        self.invalid: set[str] = set()
 
     def problem(self, key: str, value: Any, allowed: str) -> None:
         shown = json.dumps(value) if not isinstance(value, str) else repr(value)
         self.problems.append(f"{key} = {shown}: {allowed}")
+        self.invalid.add(key)
+
+    def ok(self, *keys: str) -> bool:
+        """Whether none of ``keys`` has been reported, so a rule combining them can run."""
+        return not self.invalid.intersection(keys)
 
     def integer(self, key: str, value: Any, low: int, high: int, why: str = "") -> int:
         if isinstance(value, bool) or not isinstance(value, int):
@@ -593,7 +602,7 @@ class _Reader:
             hint = _near_miss(value, options)
             listed = ", ".join(options) if len(options) <= 12 else f"{len(options)} values"
             self.problem(key, value, f"must be one of {listed}{hint}")
-            return options[0]
+            return value if isinstance(value, str) else options[0]
         return value
 
     def string_list(
@@ -623,13 +632,15 @@ class _Reader:
 
 
 def _near_miss(value: Any, options: Sequence[str]) -> str:
+    """A "did you mean" for a value that differs from an option in case, punctuation or a typo."""
     if not isinstance(value, str):
         return ""
     folded = re.sub(r"[^a-z0-9]", "", value.lower())
     for option in options:
         if re.sub(r"[^a-z0-9]", "", option.lower()) == folded:
             return f" (did you mean {option!r}?)"
-    return ""
+    close = difflib.get_close_matches(value, list(options), n=1, cutoff=0.8)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 # Azure's rules for the names users may choose.
@@ -676,10 +687,30 @@ def _parse_probe(reader: _Reader, key: str, raw: Any, defaults: Mapping[str, Any
     )
 
 
+# vLLM flags that settings own: given again in extraArgs they would contradict the key (and the
+# per-instance concurrency AzureML enforces is derived from maxNumSeqs).
+VLLM_MANAGED_FLAGS = {
+    "--max-num-seqs": "maxNumSeqs",
+    "--max-model-len": "maxModelLen",
+    "--gpu-memory-utilization": "gpuMemoryUtilization",
+    "--reasoning-parser": "reasoningParser",
+}
+
+
 def _parse_vllm(reader: _Reader, key: str, raw: Any) -> VllmSettings:
     values = reader.mapping(key, raw, DEFAULT_VLLM)
     extra_args = reader.string_list(f"{key}.extraArgs", values["extraArgs"])
     for index, argument in enumerate(extra_args):
+        flag = argument.split("=", 1)[0]
+        if "\0" in argument:
+            reader.problem(f"{key}.extraArgs[{index}]", argument, "cannot contain a NUL character")
+        elif flag in VLLM_MANAGED_FLAGS:
+            reader.problem(
+                f"{key}.extraArgs[{index}]",
+                argument,
+                f"is set from {key}.{VLLM_MANAGED_FLAGS[flag]}; set it there (AzureML's "
+                "concurrency and the entrypoint follow that key)",
+            )
         if (
             argument in ("serve", "--model")
             or argument.startswith("--port")
@@ -1041,6 +1072,11 @@ def _check_traffic(reader: _Reader, key: str, deployments: Sequence[DeploymentSe
         )
 
 
+# Stack names end up in resource names (components/naming.py): Log Analytics, AzureML workspace,
+# endpoint and key vault names take lowercase letters, digits and hyphens.
+STACK_NAME_PATTERN = r"[a-z0-9]([a-z0-9-]{0,18}[a-z0-9])?"
+
+
 def parse_settings(
     raw: Mapping[str, Any],
     stack: str,
@@ -1064,6 +1100,15 @@ def parse_settings(
     def key(name: str) -> str:
         return prefix + name
 
+    if not re.fullmatch(STACK_NAME_PATTERN, stack):
+        reader.problem(
+            "stack name",
+            stack,
+            "must be 1-20 lowercase letters, digits or '-', starting and ending with a letter or "
+            "digit: it becomes part of Azure resource names (log-<project>-<stack>, "
+            "mlw-<project>-<stack>, ...) whose rules allow nothing else; rename the stack "
+            "(`pulumi stack rename`)",
+        )
     if location is None or location == "":
         reader.problems.append(
             f"{LOCATION_KEY}: is not set; every stack names its region, for example "
@@ -1154,14 +1199,22 @@ def parse_settings(
     managed_network = reader.choice(
         key("managedNetwork"), values["managedNetwork"], MANAGED_NETWORK_MODES
     )
-    if managed_network != "Disabled" and registry_sku != "Premium":
+    if (
+        reader.ok(key("registrySku"), key("managedNetwork"))
+        and managed_network != "Disabled"
+        and registry_sku != "Premium"
+    ):
         reader.problem(
             key("registrySku"),
             registry_sku,
             f"must be Premium with managedNetwork {managed_network}: the managed network reaches "
             "the registry through a private endpoint, which only Premium registries have",
         )
-    if managed_network == "AllowOnlyApprovedOutbound" and not fqdns:
+    if (
+        reader.ok(key("managedNetwork"))
+        and managed_network == "AllowOnlyApprovedOutbound"
+        and not fqdns
+    ):
         reader.problem(
             key("outboundFqdns"),
             [],
@@ -1177,7 +1230,11 @@ def parse_settings(
         r"|[a-zA-Z0-9-]{5,50}",
         "must be empty or the name of an ACR credential set (5-50 letters, digits or '-')",
     )
-    if base_image_source == "cacheRule" and not credential_set:
+    if (
+        reader.ok(key("baseImageSource"))
+        and base_image_source == "cacheRule"
+        and not credential_set
+    ):
         reader.problem(
             key("dockerHubCredentialSet"),
             credential_set,
@@ -1278,10 +1335,26 @@ def load_settings(
     stack: str,
     project: str = PROJECT,
     hugging_face_token: Any = None,
+    secret_keys: Collection[str] = (),
 ) -> Settings:
     """Validate raw Pulumi configuration: ``entries`` maps full keys ("vllm-azureml:owner",
-    "azure-native:location") to the strings Pulumi hands a program."""
+    "azure-native:location") to the strings Pulumi hands a program; ``secret_keys`` are the keys
+    the stack file holds encrypted."""
     prefix = f"{project}:"
+    plaintext = [
+        name
+        for name in sorted(SECRET_KEYS)
+        if entries.get(prefix + name) and prefix + name not in secret_keys
+    ]
+    if plaintext:
+        raise SettingsError(
+            stack,
+            [
+                f"{prefix}{name}: is stored in plaintext in Pulumi.{stack}.yaml; remove it and "
+                f"set it encrypted: `pulumi config set --secret {name} <value>`"
+                for name in plaintext
+            ],
+        )
     raw: dict[str, Any] = {}
     for full_key, value in entries.items():
         if not full_key.startswith(prefix):
@@ -1296,12 +1369,27 @@ def load_settings(
 
 
 def from_pulumi() -> Settings:
-    """The stack's settings, read from the running Pulumi program's configuration."""
-    from pulumi.runtime.config import CONFIG, get_config_env
+    """The stack's settings, read from the running Pulumi program's configuration.
+
+    ``pulumi.Config`` reads one known key at a time; a typo in a stack file would then pass
+    unnoticed. So the whole map is read from the runtime's config (the same place pulumi.Config
+    reads), and unknown keys become errors.
+    """
+    from pulumi.runtime.config import (
+        CONFIG,
+        get_config_env,
+        get_config_secret_keys_env,
+        is_config_secret,
+    )
 
     project = pulumi.get_project()
     entries = {**get_config_env(), **CONFIG.get()}
+    secret_keys = {name for name in entries if is_config_secret(name)} | set(
+        get_config_secret_keys_env()
+    )
     token = None
-    if entries.get(f"{project}:huggingFaceToken"):
+    if entries.get(f"{project}:huggingFaceToken") and f"{project}:huggingFaceToken" in secret_keys:
         token = pulumi.Config().require_secret("huggingFaceToken")
-    return load_settings(entries, pulumi.get_stack(), project, hugging_face_token=token)
+    return load_settings(
+        entries, pulumi.get_stack(), project, hugging_face_token=token, secret_keys=secret_keys
+    )

@@ -7,12 +7,13 @@ import subprocess
 import sys
 
 from tests.conftest import RunProgram
-from tools.offline import ROOT, ProgramRun
+from tools.offline import ROOT, ProgramRun, load_stack_config
 from tools.preview import to_json
 
 
 def test_every_stack_runs_and_exports_its_region(stack: str, stack_run: ProgramRun) -> None:
-    assert stack_run.outputs["region"] in {"swedencentral", "eastus2"}
+    config, _ = load_stack_config(stack)
+    assert stack_run.outputs["region"] == config["azure-native:location"]
     assert stack_run.stack == stack
 
 
@@ -101,3 +102,21 @@ def test_json_and_graph_files_are_byte_identical_across_runs(tmp_path, stack: st
     document = json.loads(outputs[0][0])
     assert document["stack"] == stack
     assert outputs[0][1].startswith(b"flowchart LR")
+
+
+def test_a_plaintext_secret_in_a_stack_file_stops_the_preview(tmp_path) -> None:
+    stack_file = tmp_path / "Pulumi.leaky.yaml"
+    stack_file.write_text(
+        (ROOT / "Pulumi.dev.yaml").read_text()
+        + "  vllm-azureml:huggingFaceToken: hf_plaintext_in_git\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "tools.preview", "--stack-file", str(stack_file)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "is stored in plaintext in Pulumi.leaky.yaml" in result.stderr
+    assert "hf_plaintext_in_git" not in result.stderr + result.stdout

@@ -222,6 +222,18 @@ BAD_CONFIGURATIONS: list[tuple[str, Any, dict[str, Any], str]] = [
     ),
     ("tags not an object", "swedencentral", {"tags": ["a"]}, "tags"),
     (
+        "vLLM flag that a key owns, in extraArgs",
+        "swedencentral",
+        {"deployments": [deployment(vllm={"extraArgs": ["--max-num-seqs=64"]})]},
+        "is set from vllm-azureml:deployments[0].vllm.maxNumSeqs",
+    ),
+    (
+        "NUL in extraArgs",
+        "swedencentral",
+        {"deployments": [deployment(vllm={"extraArgs": ["a\0b"]})]},
+        "cannot contain a NUL character",
+    ),
+    (
         "too many extra tags",
         "swedencentral",
         {"tags": {f"team-{index}": "x" for index in range(10)}},
@@ -627,13 +639,50 @@ def test_pulumi_strings_are_decoded_before_validation() -> None:
 
 
 def test_secret_token_is_never_read_as_plain_config() -> None:
-    entries = {LOCATION_KEY: "eastus2", f"{PROJECT}:huggingFaceToken": "hf_plaintext"}
-    settings = load_settings(entries, "dev")
+    key = f"{PROJECT}:huggingFaceToken"
+    entries = {LOCATION_KEY: "eastus2", key: "hf_encrypted_in_the_stack_file"}
+    settings = load_settings(entries, "dev", secret_keys={key})
+    # The value reaches the program only as the Pulumi secret from_pulumi() passes in.
     assert settings.hugging_face_token is None
-    assert "hf_plaintext" not in repr(settings)
+    assert "hf_encrypted_in_the_stack_file" not in repr(settings)
+
+
+def test_a_plaintext_token_in_a_stack_file_is_refused() -> None:
+    entries = {LOCATION_KEY: "eastus2", f"{PROJECT}:huggingFaceToken": "hf_plaintext"}
+    with pytest.raises(SettingsError) as caught:
+        load_settings(entries, "dev")
+    message = str(caught.value)
+    assert "vllm-azureml:huggingFaceToken: is stored in plaintext in Pulumi.dev.yaml" in message
+    assert "pulumi config set --secret huggingFaceToken" in message
+    assert "hf_plaintext" not in message
+
+
+def test_one_wrong_value_gives_one_message_not_a_cascade() -> None:
+    # "premium" is not an SKU; it must not also be reported as a non-Premium registry.
+    assert problems_of(registrySku="premium") == [
+        f"{PROJECT}:registrySku = 'premium': must be one of Basic, Standard, Premium "
+        "(did you mean 'Premium'?)"
+    ]
+
+
+def test_a_typo_in_a_long_list_is_still_named() -> None:
+    (problem,) = problems_of("swedencentrall")
+    assert "did you mean 'swedencentral'?" in problem
 
 
 def test_default_deployment_shape_is_documented_in_pulumi_yaml() -> None:
     declared = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]["deployments"]
     assert declared["default"] == [DEFAULT_DEPLOYMENT]
     assert copy.deepcopy(DEFAULT_DEPLOYMENT)["requestTimeoutSeconds"] == 180
+
+
+@pytest.mark.parametrize("stack", ["prod_weu", "Prod", "prod-", "a" * 21])
+def test_a_stack_name_azure_names_cannot_hold_is_refused(stack: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        parse_settings({}, stack, "westeurope")
+    assert f"stack name = '{stack}': must be 1-20 lowercase letters" in str(caught.value)
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod", "prod-weu", "p1"])
+def test_ordinary_stack_names_are_accepted(stack: str) -> None:
+    assert parse_settings({}, stack, "westeurope").stack == stack
