@@ -367,6 +367,8 @@ class ServingEndpoint(pulumi.ComponentResource):
         shared_environment: dict[str, pulumi.Input[str]],
         secret_grant: authorization.RoleAssignment | None,
     ) -> machinelearningservices.OnlineDeployment:
+        """One managed online deployment: ``deployment.instance_count`` GPU instances running the
+        environment's image, with vLLM's options and the shared secrets as environment variables."""
         settings = args.settings
         environment_variables: dict[str, pulumi.Input[str]] = {
             **vllm_environment(deployment),

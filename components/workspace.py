@@ -43,10 +43,8 @@ from components.settings import Settings
 
 # Built-in role definition GUIDs: identical in every tenant and subscription (Azure built-in roles
 # reference). Only the ones this project assigns.
-ACR_PULL_ROLE = "7f951dda-4ed3-4680-a7ca-43fe172d538d"
 KEY_VAULT_SECRETS_USER_ROLE = "4633458b-17de-408a-b874-0445c86b69e6"
 KEY_VAULT_SECRETS_OFFICER_ROLE = "b86a8fe4-44ce-4948-aee5-eccb2c155cd7"
-STORAGE_BLOB_DATA_READER_ROLE = "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"
 
 # Blob and container soft delete. Matches the 14 days an AzureML workspace stays soft-deleted, so a
 # workspace recovered at the end of its window still finds the blobs it wrote (ARM allows 1-365).
@@ -180,8 +178,11 @@ class MlWorkspace(pulumi.ComponentResource):
         def child(protect: bool = False, **extra: Any) -> pulumi.ResourceOptions:
             return pulumi.ResourceOptions(parent=self, protect=protect, **extra)
 
-        # Stateful resources: losing them loses models, secrets, images or the workspace's history.
-        stateful = child(protect=settings.protect_resources)
+        def stateful(**extra: Any) -> pulumi.ResourceOptions:
+            """Options for stateful resources: losing them loses secrets, images or the
+            workspace's history, so they carry the stack's protection. A fresh object each time:
+            Pulumi takes ownership of the options it is given."""
+            return child(protect=settings.protect_resources, **extra)
 
         # --- Resource group ------------------------------------------------------------------------
         if settings.resource_group_name:
@@ -201,7 +202,7 @@ class MlWorkspace(pulumi.ComponentResource):
                 resource_group_name=names.resource_group,
                 location=location,
                 tags=tags,
-                opts=stateful,
+                opts=stateful(),
             )
             resource_group_name = group.name
 
@@ -257,7 +258,7 @@ class MlWorkspace(pulumi.ComponentResource):
             default_to_o_auth_authentication=True,
             allow_cross_tenant_replication=False,
             tags=tags,
-            opts=stateful,
+            opts=stateful(),
         )
         blob_service = storage.BlobServiceProperties(
             f"{name}-blob-service",
@@ -302,7 +303,7 @@ class MlWorkspace(pulumi.ComponentResource):
             location=location,
             properties=keyvault.VaultPropertiesArgs(**vault_properties),
             tags=tags,
-            opts=stateful,
+            opts=stateful(),
         )
 
         # --- Container registry --------------------------------------------------------------------
@@ -321,7 +322,7 @@ class MlWorkspace(pulumi.ComponentResource):
             admin_user_enabled=False,
             anonymous_pull_enabled=False,
             tags=tags,
-            opts=stateful,
+            opts=stateful(),
         )
 
         # --- The workspace -------------------------------------------------------------------------

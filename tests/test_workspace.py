@@ -21,7 +21,6 @@ from components.workspace import (
     KEY_VAULT_SECRETS_OFFICER_ROLE,
     KEY_VAULT_SECRETS_USER_ROLE,
     OUTBOUND_RULE_NAME_PATTERN,
-    STORAGE_BLOB_DATA_READER_ROLE,
     MlWorkspace,
     MlWorkspaceArgs,
     assign_role,
@@ -46,6 +45,11 @@ REGISTRY = "azure-native:containerregistry:Registry"
 WORKSPACE = "azure-native:machinelearningservices:Workspace"
 DIAGNOSTICS = "azure-native:monitor:DiagnosticSetting"
 ROLE_ASSIGNMENT = "azure-native:authorization:RoleAssignment"
+# Built-in role GUIDs, written out from Azure's built-in roles reference (not imported from the
+# code under test, so a wrong constant there fails here).
+KEY_VAULT_SECRETS_USER = "4633458b-17de-408a-b874-0445c86b69e6"
+KEY_VAULT_SECRETS_OFFICER = "b86a8fe4-44ce-4948-aee5-eccb2c155cd7"
+STORAGE_BLOB_DATA_READER = "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"
 SECRET = "azure-native:keyvault:Secret"
 
 OUTPUTS = (
@@ -456,7 +460,7 @@ def test_deployer_may_manage_secrets_of_this_vault_only(
     vault_id = result.one(VAULT).id
     role = (
         f"/subscriptions/{OFFLINE_SUBSCRIPTION_ID}/providers/Microsoft.Authorization/"
-        f"roleDefinitions/{KEY_VAULT_SECRETS_OFFICER_ROLE}"
+        f"roleDefinitions/{KEY_VAULT_SECRETS_OFFICER}"
     )
     assert assignment.input("scope") == vault_id
     assert assignment.input("roleDefinitionId") == role
@@ -485,7 +489,7 @@ def grants_program() -> None:
         for index, principal in enumerate(PRINCIPALS):
             for role_name, role in (
                 ("secrets-user", KEY_VAULT_SECRETS_USER_ROLE),
-                ("blob-reader", STORAGE_BLOB_DATA_READER_ROLE),
+                ("blob-reader", STORAGE_BLOB_DATA_READER),
             ):
                 assign_role(
                     f"{scope_name}-{index}-{role_name}",
@@ -526,3 +530,8 @@ def test_role_definition_id_needs_a_subscription_scope() -> None:
     )
     with pytest.raises(ValueError, match="subscription"):
         role_definition_id("/providers/Microsoft.Management/managementGroups/mg", "x")
+
+
+def test_role_constants_are_azures_built_in_role_ids() -> None:
+    assert KEY_VAULT_SECRETS_USER_ROLE == KEY_VAULT_SECRETS_USER
+    assert KEY_VAULT_SECRETS_OFFICER_ROLE == KEY_VAULT_SECRETS_OFFICER
