@@ -250,10 +250,17 @@ def _rules(
             scale_action=scale_out,
         ),
         # Scale in only when BOTH are low over the longer window (Azure requires every scale-in
-        # rule to be met), so a cold start is never paid for a short lull.
-        azure_native.monitor.ScaleRuleArgs(
-            metric_trigger=trigger(latency, less, autoscale.scale_in_latency_ms, in_window),
-            scale_action=scale_in,
+        # rule to be met), so a cold start is never paid for a short lull. scaleInLatencyMs 0
+        # leaves GPU alone to decide (for deployments that go fully idle; see settings).
+        *(
+            [
+                azure_native.monitor.ScaleRuleArgs(
+                    metric_trigger=trigger(latency, less, autoscale.scale_in_latency_ms, in_window),
+                    scale_action=scale_in,
+                )
+            ]
+            if autoscale.scale_in_latency_ms > 0
+            else []
         ),
         azure_native.monitor.ScaleRuleArgs(
             metric_trigger=trigger(gpu, less, autoscale.scale_in_gpu_percent, in_window),

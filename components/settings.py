@@ -320,6 +320,9 @@ DEFAULT_AUTOSCALE = {
     # 0 turns the rule off.
     "scaleOutRejectedPerMinute": 1,
     "scaleInGpuPercent": 30,
+    # 0 drops the latency condition from scale-in, leaving GPU utilisation alone to decide. For a
+    # deployment that goes fully idle: with no requests Azure Monitor may have no latency data, and
+    # a scale-in rule without data is not met (README, Autoscale, "Things to know").
     "scaleInLatencyMs": 20000,
     "scaleOutWindowMinutes": 5,
     "scaleInWindowMinutes": 30,
@@ -877,7 +880,7 @@ def _parse_autoscale(reader: _Reader, key: str, raw: Any) -> AutoscaleSettings:
             f"{key}.scaleInGpuPercent", values["scaleInGpuPercent"], 0, 99
         ),
         scale_in_latency_ms=reader.integer(
-            f"{key}.scaleInLatencyMs", values["scaleInLatencyMs"], 1, 600000
+            f"{key}.scaleInLatencyMs", values["scaleInLatencyMs"], 0, 600000
         ),
         # Azure Monitor: time windows from 5 minutes to 12 hours.
         scale_out_window_minutes=reader.integer(

@@ -526,3 +526,14 @@ def test_the_429_rule_can_be_turned_off(run_autoscale: Callable[..., ProgramRun]
         rule["metricTrigger"]["metricName"] for _, rule in rules_of(run.one(AUTOSCALE_SETTING))
     }
     assert "RequestsPerMinute" not in metrics
+
+
+def test_gpu_alone_can_decide_scale_in(run_autoscale: Callable[..., ProgramRun]) -> None:
+    """scaleInLatencyMs 0: for a deployment that goes idle, where latency may have no data."""
+    run = run_autoscale("dev", deployments=one_deployment({**ENABLED, "scaleInLatencyMs": 0}))
+    scale_in = [
+        rule["metricTrigger"]["metricName"]
+        for _, rule in rules_of(run.one(AUTOSCALE_SETTING))
+        if rule["scaleAction"]["direction"] == "Decrease"
+    ]
+    assert scale_in == ["GpuUtilizationPercentage"]
