@@ -11,6 +11,17 @@ from tools.offline import ROOT, ProgramRun, load_stack_config
 from tools.preview import to_json
 
 
+def preview(*arguments: str) -> subprocess.CompletedProcess[str]:
+    """`python -m tools.preview ARGUMENTS` as a user runs it, from the repository root."""
+    return subprocess.run(
+        [sys.executable, "-m", "tools.preview", *arguments],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
 def test_every_stack_runs_and_exports_its_region(stack: str, stack_run: ProgramRun) -> None:
     config, _ = load_stack_config(stack)
     assert stack_run.outputs["region"] == config["azure-native:location"]
@@ -29,13 +40,7 @@ def test_stacks_get_different_globally_unique_names(run: RunProgram) -> None:
 
 
 def test_preview_command_succeeds_and_prints_outputs() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "tools.preview", "--stack", "dev"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = preview("--stack", "dev")
     assert result.returncode == 0, result.stderr
     assert "Offline preview of stack 'dev'" in result.stdout
     assert "region" in result.stdout
@@ -46,13 +51,7 @@ def test_preview_of_bad_config_exits_non_zero_without_traceback(tmp_path) -> Non
     stack_file.write_text(
         "config:\n  azure-native:location: swedencentral\n  vllm-azureml:authMode: AMLToken\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-m", "tools.preview", "--stack-file", str(stack_file)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = preview("--stack-file", str(stack_file))
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert "vllm-azureml:authMode = 'AMLToken'" in result.stderr
@@ -63,13 +62,7 @@ def test_a_new_region_is_one_new_stack_file(tmp_path) -> None:
     """Copy prod, change the region: the program deploys there with no other change."""
     stack_file = tmp_path / "Pulumi.prod-westeurope.yaml"
     stack_file.write_text((ROOT / "Pulumi.prod.yaml").read_text().replace("eastus2", "westeurope"))
-    result = subprocess.run(
-        [sys.executable, "-m", "tools.preview", "--stack-file", str(stack_file)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = preview("--stack-file", str(stack_file))
     assert result.returncode == 0, result.stderr
     assert "westeurope" in result.stdout
     assert ".westeurope.inference.ml.azure.com/v1" in result.stdout
@@ -79,23 +72,7 @@ def test_json_and_graph_files_are_byte_identical_across_runs(tmp_path, stack: st
     outputs = []
     for attempt in ("first", "second"):
         json_file, graph_file = tmp_path / f"{attempt}.json", tmp_path / f"{attempt}.mmd"
-        result = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "tools.preview",
-                "--stack",
-                stack,
-                "--json",
-                str(json_file),
-                "--graph",
-                str(graph_file),
-            ],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        result = preview("--stack", stack, "--json", str(json_file), "--graph", str(graph_file))
         assert result.returncode == 0, result.stderr
         outputs.append((json_file.read_bytes(), graph_file.read_bytes()))
     assert outputs[0] == outputs[1]
@@ -110,13 +87,7 @@ def test_a_plaintext_secret_in_a_stack_file_stops_the_preview(tmp_path) -> None:
         (ROOT / "Pulumi.dev.yaml").read_text()
         + "  vllm-azureml:huggingFaceToken: hf_plaintext_in_git\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-m", "tools.preview", "--stack-file", str(stack_file)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = preview("--stack-file", str(stack_file))
     assert result.returncode == 2
     assert "is stored in plaintext in Pulumi.leaky.yaml" in result.stderr
     assert "hf_plaintext_in_git" not in result.stderr + result.stdout
