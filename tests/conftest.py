@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import pulumi
 import pytest
 
 from tools.offline import ProgramRun, committed_stacks, load_stack_config, run_program
+from tools.outputs import ENV_API_KEY, ENV_BASE_URL, ENV_MODEL
 
 STACKS = committed_stacks()
 
@@ -78,3 +80,16 @@ def stack_entries(stack: str, overrides: Mapping[str, Any] | None = None) -> dic
     """A stack file's configuration as the flat string map Pulumi hands the program."""
     config, _ = load_stack_config(stack, overrides)
     return config
+
+
+@pytest.fixture
+def isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """For the client tools' tests: no real pulumi CLI on PATH (tests put fakes in the returned
+    folder), no endpoint variables from the developer's shell, no colour codes in the output."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    monkeypatch.setenv("PATH", str(bin_dir))
+    for name in (ENV_BASE_URL, ENV_API_KEY, ENV_MODEL):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("NO_COLOR", "1")
+    return bin_dir

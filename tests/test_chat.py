@@ -26,21 +26,13 @@ from tests.fake_vllm import (
 )
 from tools import chat
 from tools.inference import AAD_SCOPE, ChatOptions, InferenceClient
-from tools.outputs import ENV_API_KEY, ENV_BASE_URL, ENV_MODEL, ROOT, Endpoint
+from tools.outputs import ENV_API_KEY, ENV_BASE_URL, ROOT, Endpoint
 
 REASONING = "The user asks for 17 + 25. 17 + 25 = 42."
 
 
-@pytest.fixture(autouse=True)
-def isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """No real pulumi CLI and no endpoint variables from the developer's shell leak in."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    monkeypatch.setenv("PATH", str(bin_dir))
-    for name in (ENV_BASE_URL, ENV_API_KEY, ENV_MODEL):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("NO_COLOR", "1")
-    return bin_dir
+# Every test here runs with no real pulumi CLI and no endpoint variables from the shell.
+pytestmark = pytest.mark.usefixtures("isolated_environment")
 
 
 @pytest.fixture

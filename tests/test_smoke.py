@@ -39,14 +39,8 @@ CONTRACT = {
 }
 
 
-@pytest.fixture(autouse=True)
-def isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    monkeypatch.setenv("PATH", str(bin_dir))
-    for name in (ENV_BASE_URL, ENV_API_KEY, ENV_MODEL):
-        monkeypatch.delenv(name, raising=False)
-    return bin_dir
+# Every test here runs with no real pulumi CLI and no endpoint variables from the shell.
+pytestmark = pytest.mark.usefixtures("isolated_environment")
 
 
 @pytest.fixture
