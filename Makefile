@@ -47,11 +47,11 @@ policy/venv/.installed: policy/requirements.txt
 
 ## After `pulumi up`: the stack's model is listed and one chat completion answers (exit 0/1).
 smoke: install
-	$(BIN)/python -m tools.smoke --stack $(STACK) $(SMOKE_ARGS)
+	$(BIN)/python -m clients.smoke --stack $(STACK) $(SMOKE_ARGS)
 
 ## Ask the deployed model a question: make chat STACK=prod Q="Why is the sky blue?"
 chat: install
-	$(BIN)/python -m tools.chat --stack $(STACK) "$(Q)"
+	$(BIN)/python -m clients.chat --stack $(STACK) "$(Q)"
 
 bench: install
 	$(BIN)/python -m tools.bench

@@ -10,9 +10,9 @@ import pulumi_azure_native as azure_native
 from components.autoscale import DeploymentAutoscale, DeploymentAutoscaleArgs
 from components.endpoint import ServingEndpoint, ServingEndpointArgs
 from components.image import VllmImage, VllmImageArgs
-from components.naming import StackNames
-from components.settings import from_pulumi
 from components.workspace import MlWorkspace, MlWorkspaceArgs
+from lib.naming import StackNames
+from settings import from_pulumi
 
 settings = from_pulumi()
 client = azure_native.authorization.get_client_config_output()

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_azure_native as azure_native
 
-from components.settings import AutoscaleSettings, DeploymentSettings, Settings
+from settings import AutoscaleSettings, DeploymentSettings, Settings
 
 # Azure Monitor's namespace for the deployment's own platform metrics. Both rules read metrics the
 # deployment itself publishes (supported-metrics reference for this resource type), so no

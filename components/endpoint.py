@@ -28,12 +28,12 @@ from urllib.parse import urlparse
 import pulumi
 from pulumi_azure_native import authorization, keyvault, machinelearningservices
 
-from components import runtime
-from components.naming import StackNames
-from components.settings import DeploymentSettings, ProbeSettings, Settings
 from components.traffic import EndpointTraffic, EndpointTrafficArgs
-from components.vllm_options import vllm_environment
 from components.workspace import KEY_VAULT_SECRETS_USER_ROLE, assign_role
+from lib import runtime
+from lib.naming import StackNames
+from lib.vllm_options import vllm_environment
+from settings import DeploymentSettings, ProbeSettings, Settings
 
 # The port `vllm serve` listens on (docker/entrypoint.sh fixes it).
 VLLM_PORT = 8000

@@ -8,7 +8,7 @@ Flow on `pulumi up`:
    (:mod:`components.registry_import`); with ``baseImageSource: cacheRule`` an ACR artifact cache
    rule pulls it from Docker Hub, with a Docker Hub credential set, on first use.
 2. pulumi-docker builds ``docker/`` for linux/amd64 FROM ``<registry>/<repository>@sha256:...`` and
-   pushes it with an Entra ID-derived token (:mod:`components.acr_token`), never the admin user.
+   pushes it with an Entra ID-derived token (:mod:`lib.acr_token`), never the admin user.
    The registry already holds the base layers, so the push uploads only the entrypoint layer.
 3. The pushed digest (``repo@sha256:...``, never a tag) is what AzureML deploys, so an unchanged
    image changes nothing and a changed one is a new environment version.
@@ -33,10 +33,10 @@ import pulumi
 import pulumi_docker as docker
 from pulumi_azure_native import containerregistry
 
-from components.acr_token import NULL_GUID_USERNAME, registry_password
-from components.naming import StackNames
 from components.registry_import import RegistryImport, RegistryImportArgs
-from components.settings import Settings
+from lib.acr_token import NULL_GUID_USERNAME, registry_password
+from lib.naming import StackNames
+from settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 # Relative to the project directory, where the Pulumi CLI runs the program and pulumi-docker: an

@@ -4,7 +4,7 @@ ACR's ``importImage`` ARM action (``POST .../registries/{name}/importImage``) ma
 itself fetch an image from Docker Hub: the ~10 GB vLLM base never crosses the machine that runs
 Pulumi, and the image build then starts FROM the registry copy, so its push uploads only the thin
 top layer. azure-native has no resource type for the action, so this module wraps it in a
-``pulumi.dynamic`` resource that calls ARM through :mod:`components.arm`.
+``pulumi.dynamic`` resource that calls ARM through :mod:`lib.arm`.
 
 The import is by digest: what lands in the registry is byte-for-byte the vetted image, whatever
 happens to the tag on Docker Hub. It runs anonymously (Docker Hub allows anonymous pulls of public
@@ -19,7 +19,7 @@ from typing import Any
 import pulumi
 import pulumi.dynamic
 
-from components.arm import ArmClient, TokenCredential
+from lib.arm import ArmClient, TokenCredential
 
 # A stable ARM API version that has importImage (azure-rest-api-specs, containerregistry
 # stable/2023-07-01, example ImportImageFromPublicRegistry.json) and is rolled out in every region.

@@ -40,7 +40,7 @@ from typing import Any
 import pulumi
 import pulumi.dynamic
 
-from components.arm import ArmClient, ArmError
+from lib.arm import ArmClient, ArmError
 
 # The API version azure-native 3.29 uses for machinelearningservices, so both sides read and write
 # the endpoint with the same schema. An input, so that a bump shows in `pulumi preview`.

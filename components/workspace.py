@@ -38,8 +38,8 @@ from pulumi_azure_native import (
     storage,
 )
 
-from components.naming import StackNames, role_assignment_name, stable_suffix
-from components.settings import Settings
+from lib.naming import StackNames, role_assignment_name, stable_suffix
+from settings import Settings
 
 # Built-in role definition GUIDs: identical in every tenant and subscription (Azure built-in roles
 # reference). Only the ones this project assigns.

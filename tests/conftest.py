@@ -14,8 +14,8 @@ from typing import Any
 import pulumi
 import pytest
 
+from clients.outputs import ENV_API_KEY, ENV_BASE_URL, ENV_MODEL
 from tools.offline import ProgramRun, committed_stacks, load_stack_config, run_program
-from tools.outputs import ENV_API_KEY, ENV_BASE_URL, ENV_MODEL
 
 STACKS = committed_stacks()
 

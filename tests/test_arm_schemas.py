@@ -66,8 +66,8 @@ import pytest
 from jsonschema.protocols import Validator
 from referencing import Registry, Resource
 
-from components.arm import ArmClient
 from components.traffic import EndpointTrafficProvider
+from lib.arm import ArmClient
 from tests.conftest import BLUE_GREEN_WITH_MIRROR, STACKS
 from tools.offline import ProgramRun, RecordedResource, run_program
 

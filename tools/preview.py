@@ -265,7 +265,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--graph", metavar="FILE", help="write a Mermaid diagram of the graph")
     arguments = parser.parse_args(argv)
 
-    from components.settings import SettingsError
+    from settings import SettingsError
 
     try:
         if arguments.stack_file:

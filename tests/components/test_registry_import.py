@@ -10,13 +10,19 @@ from typing import Any
 import pytest
 from pulumi.dynamic.dynamic import serialize_provider
 
-from components.arm import ArmError
 from components.registry_import import (
     IMPORT_API_VERSION,
     RegistryImportProvider,
     digest_tag,
 )
-from tests.fake_arm import FakeArm, FakeArmServer, FakeCredential, Operation, RecordedRequest
+from lib.arm import ArmError
+from tests.support.fake_arm import (
+    FakeArm,
+    FakeArmServer,
+    FakeCredential,
+    Operation,
+    RecordedRequest,
+)
 from tools.offline import ROOT
 
 REGISTRY_ID = (

@@ -1,5 +1,5 @@
 """The traffic provider's create/update/delete/diff/read, for real, over HTTP against a loopback
-server that behaves like ARM for online endpoints (tests/fake_arm.py, ``online_endpoint_rules``):
+server that behaves like ARM for online endpoints (tests/support/fake_arm.py, ``online_endpoint_rules``):
 asynchronous operations answered with Azure-AsyncOperation polling, traffic refused when it names
 a missing deployment, and deployments that still take traffic refused deletion."""
 
@@ -16,7 +16,6 @@ import pulumi
 import pytest
 from pulumi.dynamic.dynamic import serialize_provider
 
-from components.arm import ArmClient, ArmError
 from components.traffic import (
     ENDPOINT_API_VERSION,
     EndpointTraffic,
@@ -25,7 +24,14 @@ from components.traffic import (
     endpoint_body_with_traffic,
     traffic_problems,
 )
-from tests.fake_arm import FakeArm, FakeArmServer, FakeCredential, Operation, online_endpoint_rules
+from lib.arm import ArmClient, ArmError
+from tests.support.fake_arm import (
+    FakeArm,
+    FakeArmServer,
+    FakeCredential,
+    Operation,
+    online_endpoint_rules,
+)
 
 ENDPOINT_ID = (
     "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-test/providers/"

@@ -20,7 +20,7 @@ import pytest
 from pulumi_azure_native import monitor
 
 from components.autoscale import DeploymentAutoscale, DeploymentAutoscaleArgs, iso8601_minutes
-from components.settings import (
+from settings import (
     AUTOSCALE_TIME_ZONES,
     LATENCY_METRICS,
     from_pulumi,

@@ -14,8 +14,6 @@ import pulumi
 import pytest
 from pulumi_azure_native import authorization, keyvault
 
-from components.naming import StackNames, role_assignment_name
-from components.settings import Settings, from_pulumi, load_settings
 from components.workspace import (
     BLOB_SOFT_DELETE_DAYS,
     KEY_VAULT_SECRETS_OFFICER_ROLE,
@@ -27,6 +25,8 @@ from components.workspace import (
     outbound_rule_name,
     role_definition_id,
 )
+from lib.naming import StackNames, role_assignment_name
+from settings import Settings, from_pulumi, load_settings
 from tests.conftest import RunProgram, stack_entries
 from tools.offline import (
     OFFLINE_OBJECT_ID,

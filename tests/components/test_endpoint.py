@@ -24,9 +24,9 @@ from components.endpoint import (
     iso_seconds,
     openai_base_url,
 )
-from components.naming import StackNames, role_assignment_name
-from components.settings import from_pulumi, load_settings
-from components.vllm_options import vllm_environment
+from lib.naming import StackNames, role_assignment_name
+from lib.vllm_options import vllm_environment
+from settings import from_pulumi, load_settings
 from tests.conftest import BLUE_GREEN_WITH_MIRROR, STACKS, RunProgram, stack_entries
 from tools.offline import (
     OFFLINE_SECRET_VALUE,
@@ -543,7 +543,7 @@ def test_a_real_preview_does_not_list_keys(
     run: RunProgram, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Pull-request previews run as a Reader, which may not call listKeys; `pulumi up` does."""
-    from components import runtime
+    from lib import runtime
     from tools.offline import UNKNOWN_OUTPUT
 
     listing = "azure-native:machinelearningservices:listOnlineEndpointKeys"

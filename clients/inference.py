@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 import requests
 
-from tools.outputs import Endpoint
+from clients.outputs import Endpoint
 
 # Entra ID scope of AzureML's data plane (tokens with audience https://ml.azure.com).
 AAD_SCOPE = "https://ml.azure.com/.default"
@@ -570,7 +570,7 @@ def explain_status(
             advice.insert(
                 0,
                 f"vLLM does not serve the model '{model}' (or the path): list what it serves "
-                "with GET /v1/models (`python -m tools.smoke`) and pass --model",
+                "with GET /v1/models (`python -m clients.smoke`) and pass --model",
             )
         return error(
             f"AzureML passed the request to vLLM, which answered {model_status}; AzureML reports "

@@ -1,8 +1,8 @@
 """Smoke test for after ``pulumi up``: does the endpoint serve the configured model, and answer?
 
-    python -m tools.smoke --stack prod                     # what apps hit: the traffic split
-    python -m tools.smoke --stack prod --deployment green  # one deployment, before it gets traffic
-    python -m tools.smoke --stack prod --all-deployments   # every deployment the stack declares
+    python -m clients.smoke --stack prod                     # what apps hit: the traffic split
+    python -m clients.smoke --stack prod --deployment green  # one deployment, before it gets traffic
+    python -m clients.smoke --stack prod --all-deployments   # every deployment the stack declares
 
 For each target it checks that ``GET /v1/models`` lists the model the stack configures, and that
 one short streamed chat completion answers 200 with content; it reports time to first token, total
@@ -19,9 +19,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from tools.chat import add_endpoint_arguments
-from tools.inference import ChatOptions, ChatResult, EndpointError, InferenceClient, TokenCredential
-from tools.outputs import Endpoint, endpoint_from_arguments
+from clients.chat import add_endpoint_arguments
+from clients.inference import (
+    ChatOptions,
+    ChatResult,
+    EndpointError,
+    InferenceClient,
+    TokenCredential,
+)
+from clients.outputs import Endpoint, endpoint_from_arguments
 
 # Short, with one right answer, and cheap: an R1 distill reasons a few dozen to a few hundred
 # tokens on it. The instruction is in the user turn (DeepSeek: no system prompt).
@@ -40,7 +46,7 @@ class Check:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m tools.smoke",
+        prog="python -m clients.smoke",
         description="Check the deployed endpoint: /v1/models lists the configured model and one "
         "chat completion answers.",
     )

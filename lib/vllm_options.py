@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 
-from components.settings import DeploymentSettings
+from settings import DeploymentSettings
 
 # The names the entrypoint reads. Not VLLM_*: vLLM reserves that prefix for its own settings and
 # warns about names it does not know.

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from components.settings import (
+from settings import (
     DEFAULT_DEPLOYMENT,
     DEFAULTS,
     LOCATION_KEY,

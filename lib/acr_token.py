@@ -21,8 +21,8 @@ import pulumi
 import requests
 from azure.core.exceptions import ClientAuthenticationError
 
-from components import runtime
-from components.arm import ARM_SCOPE, LOGIN_HELP, TokenCredential, default_credential
+from lib import runtime
+from lib.arm import ARM_SCOPE, LOGIN_HELP, TokenCredential, default_credential
 
 # Docker's username for an ACR refresh token (AAD-OAuth.md, "Authenticating docker with an ACR
 # refresh token"): the registry then reads the password as a token, not as a user's password.

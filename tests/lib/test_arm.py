@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from components.arm import ARM_SCOPE, ArmClient, ArmError
-from tests.fake_arm import FakeArm, FakeArmServer, FakeCredential, Operation
+from lib.arm import ARM_SCOPE, ArmClient, ArmError
+from tests.support.fake_arm import FakeArm, FakeArmServer, FakeCredential, Operation
 
 RESOURCE = (
     "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/"

@@ -13,8 +13,10 @@ from typing import Any
 import pulumi
 import pytest
 
+from clients import smoke
+from clients.outputs import ENV_API_KEY, ENV_BASE_URL, ENV_MODEL, ROOT, endpoint_from_outputs
 from tests.conftest import RunProgram
-from tests.fake_vllm import (
+from tests.support.fake_vllm import (
     DEFAULT_MODEL,
     FakeCredential,
     FakeVllm,
@@ -22,8 +24,6 @@ from tests.fake_vllm import (
     install_fake_pulumi,
     stack_outputs,
 )
-from tools import smoke
-from tools.outputs import ENV_API_KEY, ENV_BASE_URL, ENV_MODEL, ROOT, endpoint_from_outputs
 
 # What apps and the tools read from a stack (README, "Stack outputs").
 CONTRACT = {
@@ -201,7 +201,7 @@ def test_make_smoke_command_line(
 
     def command() -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "tools.smoke", "--stack", "prod"],
+            [sys.executable, "-m", "clients.smoke", "--stack", "prod"],
             cwd=ROOT,
             capture_output=True,
             text=True,

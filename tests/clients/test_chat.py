@@ -15,7 +15,10 @@ from typing import Any
 import pytest
 from azure.identity import CredentialUnavailableError
 
-from tests.fake_vllm import (
+from clients import chat
+from clients.inference import AAD_SCOPE, ChatOptions, InferenceClient
+from clients.outputs import ENV_API_KEY, ENV_BASE_URL, ROOT, Endpoint
+from tests.support.fake_vllm import (
     DEFAULT_MODEL,
     FakeCredential,
     FakeVllm,
@@ -24,9 +27,6 @@ from tests.fake_vllm import (
     stack_outputs,
     vllm_error,
 )
-from tools import chat
-from tools.inference import AAD_SCOPE, ChatOptions, InferenceClient
-from tools.outputs import ENV_API_KEY, ENV_BASE_URL, ROOT, Endpoint
 
 REASONING = "The user asks for 17 + 25. 17 + 25 = 42."
 
@@ -461,7 +461,7 @@ def test_variable_without_key_asks_for_one(monkeypatch: pytest.MonkeyPatch) -> N
 def _command(args: list[str], bin_dir: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
     return subprocess.run(
-        [sys.executable, "-m", "tools.chat", *args],
+        [sys.executable, "-m", "clients.chat", *args],
         cwd=ROOT,
         env=env,
         capture_output=True,

@@ -14,7 +14,7 @@ import uuid
 
 import pulumi
 
-from components.settings import Settings
+from settings import Settings
 
 _ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
 

@@ -1,8 +1,8 @@
 """Ask the deployed model a question, with its reasoning shown apart from the answer.
 
-    python -m tools.chat --stack prod "How many r's are in strawberry?"
-    python -m tools.chat --stack prod --deployment green "..."   # try green before it gets traffic
-    echo "question" | python -m tools.chat --stack prod -        # question from stdin
+    python -m clients.chat --stack prod "How many r's are in strawberry?"
+    python -m clients.chat --stack prod --deployment green "..."   # try green before it gets traffic
+    echo "question" | python -m clients.chat --stack prod -        # question from stdin
 
 The answer streams to stdout; the reasoning (vLLM's reasoning parser output) streams to stderr under
 a "Reasoning" label, dimmed on a terminal, so ``> answer.txt`` keeps only the answer. The endpoint
@@ -19,7 +19,7 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
-from tools.inference import (
+from clients.inference import (
     DEFAULT_READ_TIMEOUT_SECONDS,
     ChatOptions,
     ChatResult,
@@ -27,7 +27,7 @@ from tools.inference import (
     InferenceClient,
     TokenCredential,
 )
-from tools.outputs import (
+from clients.outputs import (
     ENV_API_KEY,
     ENV_BASE_URL,
     ENV_MODEL,
@@ -72,7 +72,7 @@ def add_endpoint_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m tools.chat",
+        prog="python -m clients.chat",
         description="Ask the deployed model a question; the answer to stdout, its reasoning to "
         "stderr.",
     )

@@ -20,25 +20,25 @@ import pytest
 from azure.core.exceptions import ClientAuthenticationError
 from pulumi_azure_native import containerregistry
 
-from components import acr_token, runtime
-from components.acr_token import (
-    NOT_FETCHED,
-    NULL_GUID_USERNAME,
-    RegistryLoginError,
-    exchange_refresh_token,
-)
 from components.image import (
     VllmImage,
     VllmImageArgs,
     build_revision,
     require_digest,
 )
-from components.naming import StackNames
-from components.settings import DEFAULT_BASE_IMAGE, from_pulumi
+from lib import acr_token, runtime
+from lib.acr_token import (
+    NOT_FETCHED,
+    NULL_GUID_USERNAME,
+    RegistryLoginError,
+    exchange_refresh_token,
+)
+from lib.naming import StackNames
+from settings import DEFAULT_BASE_IMAGE, from_pulumi
 from tests.conftest import RunProgram
 from tools.offline import AzureMocks
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "docker" / "Dockerfile"
 IMAGE = "docker:index/image:Image"
 IMPORT = "pulumi-python:dynamic/containerregistry:ImportImage"

@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from components.settings import DEFAULT_MODEL, parse_settings
-from components.vllm_options import vllm_environment
+from lib.vllm_options import vllm_environment
+from settings import DEFAULT_MODEL, parse_settings
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 ENTRYPOINT = ROOT / "docker" / "entrypoint.sh"
 DOCKERFILE = ROOT / "docker" / "Dockerfile"
 # vLLM must listen on every interface of the container: AzureML's router reaches it from outside.

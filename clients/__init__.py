@@ -1,0 +1,1 @@
+"""Client tools for a deployed stack (chat, smoke, the inference client). They need no Pulumi SDK."""
