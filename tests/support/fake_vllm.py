@@ -470,7 +470,8 @@ class FakeCredential:
 
 
 def stack_outputs(fake: FakeVllm, **overrides: Any) -> dict[str, Any]:
-    """The outputs a deployed stack exports (the contract in the README), pointing at ``fake``."""
+    """The outputs a deployed stack exports, pointing at ``fake``: the contract in docs/clients.md,
+    "Stack outputs"."""
     outputs: dict[str, Any] = {
         "region": "eastus2",
         "resourceGroupName": "rg-vllm-prod",
