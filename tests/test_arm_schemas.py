@@ -66,6 +66,7 @@ import pytest
 from jsonschema.protocols import Validator
 from referencing import Registry, Resource
 
+from components.model_weights import job_body, job_name, model_version_body
 from components.traffic import EndpointTrafficProvider
 from lib.arm import ArmClient
 from tests.conftest import BLUE_GREEN_WITH_MIRROR, STACKS
@@ -803,6 +804,77 @@ def traffic_bodies(program_run: ProgramRun) -> list[ArmBody]:
             ArmBody(traffic.name, f"{TRAFFIC_TYPE} PUT", ARM_SHAPES[ENDPOINT_TYPE], document)
         )
     return bodies
+
+
+# The staging provider's own ARM calls (components/model_weights.py): its job and the model version.
+WEIGHTS_TYPE = "pulumi-python:dynamic/model_weights:ModelWeights"
+JOB_SHAPE = _shape(
+    MACHINE_LEARNING,
+    "/definitions/workspaces_jobs_childResource",
+    "",
+    set(),
+    set(),
+    flattened=False,
+)
+MODEL_VERSION_SHAPE = _shape(
+    MACHINE_LEARNING,
+    "/definitions/workspaces_models_versions_childResource",
+    "",
+    set(),
+    set(),
+    flattened=False,
+)
+
+
+def weights_bodies(name: str, props: Mapping[str, Any]) -> list[ArmBody]:
+    """The job PUT and the model-version PUT that staging ``props`` sends."""
+    bodies = []
+    for label, shape, document, resource_name in (
+        ("job PUT", JOB_SHAPE, job_body(props), job_name(props["model"], props["revision"], 1)),
+        ("version PUT", MODEL_VERSION_SHAPE, model_version_body(props, "stage-1"), "74fbf131a939"),
+    ):
+        definition = schema_node(shape.schema, shape.definition)
+        envelope = {
+            "type": definition["properties"]["type"]["enum"][0],
+            "apiVersion": definition["properties"]["apiVersion"]["enum"][0],
+            "name": resource_name,
+        }
+        bodies.append(ArmBody(name, f"{WEIGHTS_TYPE} {label}", shape, envelope | document))
+    return bodies
+
+
+STAGING_PROPS = {
+    "workspace_id": "/subscriptions/0/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/w",
+    "model": "deepseek-ai/DeepSeek-R1-Distill-Llama-8B",
+    "revision": "74fbf131a939963dd1e244389bb61ad0d0440a4d",
+    "environment_id": "/subscriptions/0/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/w/environments/vllm/versions/1",
+    "tags": {"stack": "dev"},
+}
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {},
+        {
+            "identity_client_id": "11111111-2222-3333-4444-555555555555",
+            "token_secret_uri": "https://kv.vault.azure.net/secrets/hugging-face-token/1",
+        },
+    ],
+    ids=["public-model", "gated-model"],
+)
+def test_staging_bodies_match_their_arm_schemas(extra: dict[str, Any]) -> None:
+    bodies = weights_bodies("weights", {**STAGING_PROPS, **extra})
+    found = [line for body in bodies for line in problems(body)]
+    assert not found, "\n".join(found)
+
+
+def test_a_wrong_staging_body_is_caught() -> None:
+    job, version = weights_bodies("weights", STAGING_PROPS)
+    job.document["properties"]["outputs"]["weights"]["jobOutputType"] = "folder"
+    version.document["properties"]["modelUrl"] = "typo"
+    assert any("jobOutputType" in line for line in problems(job))
+    assert any("modelUrl" in line for line in problems(version))
 
 
 def covered_bodies(program_run: ProgramRun) -> list[ArmBody]:

@@ -332,3 +332,61 @@ def online_endpoint_rules(fake: FakeArm, request: RecordedRequest) -> Any:
                 {},
             )
     return None
+
+
+# --- AzureML jobs: a job PUT is accepted at once and its status moves on with each read ----------
+
+_JOB = re.compile(
+    r"^/subscriptions/[^/]+/resourcegroups/[^/]+/providers/microsoft\.machinelearningservices/"
+    r"workspaces/[^/]+/jobs/([^/]+)$"
+)
+
+
+@dataclass
+class JobScript:
+    """How the fake's jobs behave: each GET moves a job one step along ``states``; the last state
+    stays. ``error`` is reported on a job that ends Failed."""
+
+    states: tuple[str, ...] = ("Queued", "Running", "Completed")
+    error: dict[str, str] | None = None
+    reads: dict[str, int] = field(default_factory=dict)
+
+    def __call__(self, fake: FakeArm, request: RecordedRequest) -> Any:
+        path = request.path.lower()
+        match = _JOB.match(path)
+        if match is None:
+            return None
+        name = match.group(1)
+        if request.method == "PUT":
+            if path in fake.resources:
+                return _bad_request(f"Job {name} already exists; job names are unique")
+            body = request.body or {}
+            stored = {
+                **body,
+                "id": request.path,
+                "name": name,
+                "properties": {
+                    **(body.get("properties") or {}),
+                    "status": "NotStarted",
+                    "services": {
+                        "Studio": {"endpoint": f"https://ml.azure.com/runs/{name}?wsid=fake"}
+                    },
+                },
+            }
+            fake.resources[path] = stored
+            self.reads[path] = 0
+            # Jobs are created synchronously (201 with the job), not as an operation.
+            return 201, stored, {}
+        if request.method == "GET" and path in fake.resources:
+            stored = fake.resources[path]
+            if path not in self.reads:
+                # Seeded by a test as an earlier run left it: its status stays as stored.
+                return 200, stored, {}
+            step = min(self.reads.get(path, 0), len(self.states) - 1)
+            self.reads[path] = self.reads.get(path, 0) + 1
+            status = self.states[step]
+            properties = {**stored["properties"], "status": status}
+            if status == "Failed" and self.error:
+                properties["error"] = self.error
+            return 200, {**stored, "properties": properties}, {}
+        return None
