@@ -14,7 +14,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import os
 import runpy
 import sys
 from collections.abc import Callable, Iterator, Mapping
@@ -512,24 +511,16 @@ def run_program(
         mocks, project=project_name(), stack=stack, preview=preview, monitor=monitor
     )
     pulumi.runtime.set_all_config(config, secret_keys)
-    previous = os.environ.get("PULUMI_OFFLINE")
-    os.environ["PULUMI_OFFLINE"] = "1"
-    try:
-        with _program_on_path():
-            _sync_await(run_pulumi_func(program or _run_main))
-        root = pulumi.runtime.settings.get_root_resource()
-        outputs: dict[str, Any] = {}
-        secret_outputs: set[str] = set()
-        for name, value in sorted(getattr(root, "outputs", {}).items()):
-            resolved, secret = _resolve(value)
-            outputs[name] = resolved
-            if secret:
-                secret_outputs.add(name)
-    finally:
-        if previous is None:
-            os.environ.pop("PULUMI_OFFLINE", None)
-        else:
-            os.environ["PULUMI_OFFLINE"] = previous
+    with _program_on_path():
+        _sync_await(run_pulumi_func(program or _run_main))
+    root = pulumi.runtime.settings.get_root_resource()
+    outputs: dict[str, Any] = {}
+    secret_outputs: set[str] = set()
+    for name, value in sorted(getattr(root, "outputs", {}).items()):
+        resolved, secret = _resolve(value)
+        outputs[name] = resolved
+        if secret:
+            secret_outputs.add(name)
     # Registration order depends on thread scheduling; URN order does not.
     resources = sorted(monitor.recorded, key=lambda resource: resource.urn)
     return ProgramRun(
