@@ -45,10 +45,20 @@ class TokenCredential(Protocol):
 class ArmError(Exception):
     """An ARM call that failed, with ARM's own code and message."""
 
-    def __init__(self, status: int, code: str, message: str, method: str = "", url: str = ""):
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        method: str = "",
+        url: str = "",
+        retry_after: float | None = None,
+    ):
         self.status = status
         self.code = code
         self.message = message
+        # ARM's Retry-After on a throttled answer (seconds), for callers that retry themselves.
+        self.retry_after = retry_after
         where = f" ({method} {url})" if method else ""
         super().__init__(f"ARM answered {status} {code}: {message}{where}")
 
@@ -73,6 +83,7 @@ class ArmClient:
         retry_delay: float = 10.0,
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        progress: Callable[[str, float], None] | None = None,
     ):
         self._credential = credential
         self.base_url = (base_url or ARM_URL).rstrip("/")
@@ -81,6 +92,9 @@ class ArmClient:
         self.retry_delay = retry_delay
         self._session = session or requests.Session()
         self._sleep = sleep
+        # Called before each poll of a long-running operation with (url, seconds waited so far),
+        # so a caller can report progress during waits of many minutes.
+        self._progress = progress
 
     # --- public verbs ------------------------------------------------------------------------
 
@@ -91,6 +105,24 @@ class ArmClient:
             return None
         self._raise_for(response)
         return _json(response)
+
+    def list(self, path: str, api_version: str, max_pages: int = 20) -> list[dict[str, Any]]:
+        """Every item of a list call (``value``), following ``nextLink`` for at most ``max_pages``
+        pages; an empty list when ARM says the parent does not exist."""
+        items: list[dict[str, Any]] = []
+        url: str | None = self._url(path, api_version)
+        for _ in range(max_pages):
+            if url is None:
+                break
+            response = self._send("GET", url)
+            if response.status_code == 404:
+                return items
+            self._raise_for(response)
+            page = _json(response) or {}
+            items.extend(item for item in page.get("value") or [] if isinstance(item, dict))
+            next_link = page.get("nextLink")
+            url = next_link if isinstance(next_link, str) and next_link else None
+        return items
 
     def put(self, resource_id: str, api_version: str, body: dict[str, Any]) -> dict[str, Any]:
         return self._write("PUT", resource_id, api_version, body) or {}
@@ -136,11 +168,12 @@ class ArmClient:
     def _wait(self, response: requests.Response, final_get: str | None) -> dict[str, Any] | None:
         operation_url = response.headers.get("Azure-AsyncOperation")
         location_url = response.headers.get("Location")
-        deadline = time.monotonic() + self.timeout
+        started = time.monotonic()
+        deadline = started + self.timeout
         delay = _retry_after(response, self.poll_interval)
         if operation_url:
             while True:
-                self._pause(delay, deadline, operation_url)
+                self._pause(delay, deadline, operation_url, started)
                 status_response = self._send("GET", operation_url)
                 self._raise_for(status_response)
                 operation = _json(status_response) or {}
@@ -164,7 +197,7 @@ class ArmClient:
             return operation.get("properties") if isinstance(operation, dict) else None
         if location_url:
             while True:
-                self._pause(delay, deadline, location_url)
+                self._pause(delay, deadline, location_url, started)
                 location_response = self._send("GET", location_url)
                 if location_response.status_code != 202:
                     self._raise_for(location_response)
@@ -177,11 +210,13 @@ class ArmClient:
         self._raise_for(response)
         return _json(response)
 
-    def _pause(self, delay: float, deadline: float, url: str) -> None:
+    def _pause(self, delay: float, deadline: float, url: str, started: float) -> None:
         if time.monotonic() + delay > deadline:
             raise ArmError(
                 408, "Timeout", f"operation still running after {self.timeout:.0f} s", "GET", url
             )
+        if self._progress is not None:
+            self._progress(url, time.monotonic() - started)
         self._sleep(delay)
 
     def _url(self, path: str, api_version: str) -> str:
@@ -229,6 +264,7 @@ class ArmClient:
             error.get("message", response.text[:500]),
             response.request.method or "" if response.request is not None else "",
             response.url,
+            retry_after=_retry_after_or_none(response),
         )
 
 
@@ -248,6 +284,11 @@ def _retry_after(response: requests.Response, default: float) -> float:
         return max(0.0, float(value))
     except ValueError:
         return default
+
+
+def _retry_after_or_none(response: requests.Response) -> float | None:
+    value = _retry_after(response, -1.0)
+    return value if value >= 0 else None
 
 
 def _json(response: requests.Response) -> dict[str, Any] | None:

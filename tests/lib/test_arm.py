@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -197,3 +198,61 @@ def test_missing_azure_login_is_a_clear_error() -> None:
         client.get(RESOURCE, API)
     assert caught.value.code == "NotLoggedIn"
     assert "az login" in str(caught.value)
+
+
+# --- Lists, progress and throttling hints (used by preflight, the managed network and imports) ---
+
+
+def test_list_follows_next_links_and_treats_a_missing_parent_as_empty() -> None:
+    fake = FakeArm()
+
+    def pages(arm: FakeArm, request: Any) -> Any:
+        if request.path == "/things" and request.method == "GET":
+            page = request.api_version
+            if page == "1":
+                return (
+                    200,
+                    {"value": [{"n": 1}], "nextLink": f"{arm.base_url}/things?api-version=2"},
+                    {},
+                )
+            return 200, {"value": [{"n": 2}]}, {}
+        return None
+
+    fake.handlers.append(pages)
+    with FakeArmServer(fake) as arm:
+        client = ArmClient(credential=FakeCredential(), base_url=arm.base_url, sleep=lambda _: None)
+        assert client.list("/things", "1") == [{"n": 1}, {"n": 2}]
+        assert client.list("/missing", "1") == []
+
+
+def test_progress_is_reported_while_an_operation_runs() -> None:
+    seen: list[float] = []
+    with FakeArmServer(FakeArm(polls=3)) as arm:
+        client = ArmClient(
+            credential=FakeCredential(),
+            base_url=arm.base_url,
+            sleep=lambda _: None,
+            progress=lambda _url, waited: seen.append(waited),
+        )
+        client.put("/subscriptions/s/resourceGroups/g/providers/X/y/z", "1", {"properties": {}})
+    assert len(seen) == 3
+    assert seen == sorted(seen)
+
+
+def test_a_throttled_answer_carries_retry_after() -> None:
+    fake = FakeArm()
+    fake.handlers.append(
+        lambda _arm, request: (
+            429,
+            {"error": {"code": "TooManyRequests", "message": "slow down"}},
+            {"Retry-After": "7"},
+        )
+    )
+    slept: list[float] = []
+    with FakeArmServer(fake) as arm:
+        client = ArmClient(credential=FakeCredential(), base_url=arm.base_url, sleep=slept.append)
+        with pytest.raises(ArmError) as raised:
+            client.get("/anything", "1")
+    assert raised.value.status == 429
+    assert raised.value.retry_after == 7.0
+    assert slept and all(delay == 7.0 for delay in slept)
