@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from lib.quota import DeploymentDemand, quota_lines, quota_needed
 from tools.offline import (
     ProgramRun,
     RecordedResource,
@@ -175,6 +176,35 @@ def render_tree(run: ProgramRun) -> str:
     return "\n".join(lines)
 
 
+def quota_demands(run: ProgramRun) -> list[DeploymentDemand]:
+    """Each online deployment at its peak: the highest maximum of the autoscale setting that
+    targets it, else its instance count (the same rule as lib.quota.demand_of, read from what the
+    program declared)."""
+    peaks: dict[str, int] = {}
+    for setting in run.of_type("azure-native:monitor:AutoscaleSetting"):
+        target = str(setting.input("targetResourceUri", "")).lower()
+        maxima = [int(p["capacity"]["maximum"]) for p in setting.input("profiles", []) or []]
+        if maxima:
+            peaks[target] = max([*maxima, peaks.get(target, 0)])
+    demands = []
+    for deployment in run.of_type("azure-native:machinelearningservices:OnlineDeployment"):
+        count = int(deployment.input("sku.capacity", 1) or 1)
+        peak = max(count, peaks.get(str(deployment.id or "").lower(), 0))
+        demands.append(
+            DeploymentDemand(
+                str(deployment.input("deploymentName")),
+                str(deployment.input("properties.instanceType")),
+                peak,
+            )
+        )
+    return sorted(demands, key=lambda demand: demand.deployment)
+
+
+def render_quota(run: ProgramRun, region: str) -> str:
+    """The "vCPU quota" section (lib/quota.py computes the figures)."""
+    return "\n".join(quota_lines(quota_needed(quota_demands(run)), region))
+
+
 def _redacted(value: Any, secret: bool) -> Any:
     return SECRET if secret else value
 
@@ -283,6 +313,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(render_tree(run))
     print("\nOutputs:")
     print(render_outputs(run))
+    print()
+    print(render_quota(run, str(run.outputs.get("region", ""))))
     print(
         f"\n{len(custom)} resources to create in {components} components. "
         f"Stacks in this repo: {', '.join(committed_stacks())}."
