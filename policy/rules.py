@@ -33,6 +33,11 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UnknownValueError
 
+try:  # imported as policy.rules (the tests)
+    from policy.secret_forms import secret_kind
+except ImportError:  # run by the policy runtime, which puts policy/ itself on sys.path
+    from secret_forms import secret_kind  # type: ignore[no-redef]
+
 PACK_NAME = "vllm-azureml-guardrails"
 
 REGISTRY = "azure-native:containerregistry:Registry"
@@ -275,52 +280,6 @@ def environment_image_pinned(args: ResourceValidationArgs, report: Report) -> No
             f"Environment version: properties.image must be referenced by digest "
             f"(<repository>@sha256:<64 hex>), got {image!r}."
         )
-
-
-# Environment variable names whose value is a credential: matched on whole words of the name, so
-# HF_TOKEN and VLLM_API_KEY match while TOKENIZERS_PARALLELISM and MAX_NUM_BATCHED_TOKENS do not.
-SECRET_NAME_WORDS = frozenset(
-    {"TOKEN", "KEY", "SECRET", "PASSWORD", "PASSWD", "APIKEY", "CREDENTIAL", "CREDENTIALS"}
-)
-
-# Values that are credentials whatever the variable is called. Messages name the kind, never the
-# value, so a violation report does not leak the secret a second time.
-SECRET_VALUE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("a Hugging Face token", re.compile(r"\bhf_[A-Za-z0-9]{30,}")),
-    ("a GitHub token", re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_\w{22,})")),
-    ("an OpenAI-style API key", re.compile(r"\bsk-[A-Za-z0-9_-]{20,}")),
-    ("an AWS access key id", re.compile(r"\bAKIA[0-9A-Z]{16}\b")),
-    ("an Azure storage key", re.compile(r"(?i)\b(?:AccountKey|SharedAccessKey)=[^;\s]{20,}")),
-    ("a SAS signature", re.compile(r"[?&]sig=[A-Za-z0-9%/+=]{20,}")),
-    ("a JSON web token", re.compile(r"\beyJ[\w-]{10,}\.eyJ[\w-]{10,}\.")),
-    ("a private key", re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")),
-    # vLLM's --api-key on the command line (VLLM_ARGS): a `$VARIABLE` expanded at start is fine.
-    ("a literal vLLM --api-key", re.compile(r"--api-key(?:=|\s+)(?!\$)\S+")),
-)
-
-# Values that are references resolved at run time by AzureML with the endpoint identity: Key Vault
-# secret injection and workspace connections. They carry no secret themselves.
-_SECRET_REFERENCE = re.compile(
-    r"\$\{\{\s*(?:keyvault:https://[^\s{}]+/secrets/[^\s{}]+"
-    r"|azureml://connections/[^\s{}]+)\s*\}\}"
-)
-
-
-def _name_words(name: str) -> set[str]:
-    words = re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+", name)
-    return {word.upper() for word in words}
-
-
-def secret_kind(name: str, value: str) -> str | None:
-    """Why ``name=value`` looks like a plaintext secret, or None if it does not."""
-    if value == "" or _SECRET_REFERENCE.fullmatch(value.strip()):
-        return None
-    for kind, pattern in SECRET_VALUE_PATTERNS:
-        if pattern.search(value):
-            return kind
-    if _name_words(name) & SECRET_NAME_WORDS:
-        return "a credential-named variable with a literal value"
-    return None
 
 
 def no_plaintext_secrets_in_environment(args: ResourceValidationArgs, report: Report) -> None:

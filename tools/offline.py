@@ -28,6 +28,9 @@ from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
+# Re-exported: the preview and the tests catch it from here.
+from tools.stackfile import StackFileError, read_stack_file
+
 ROOT = Path(__file__).resolve().parent.parent
 PROGRAM = ROOT / "__main__.py"
 
@@ -42,10 +45,6 @@ OFFLINE_OBJECT_ID = "00000000-0000-0000-0000-000000000002"
 OFFLINE_CLIENT_ID = "00000000-0000-0000-0000-000000000003"
 # Stands in for an encrypted `secure:` value from a stack file, which only the CLI can decrypt.
 OFFLINE_SECRET_VALUE = "offline-preview-secret"
-
-
-class StackFileError(Exception):
-    """A stack file that cannot be read as Pulumi configuration."""
 
 
 @dataclass
@@ -434,12 +433,9 @@ def load_stack_config(
             f"No stack file {path.name}; committed stacks: "
             f"{', '.join(committed_stacks()) or 'none'}"
         )
-    try:
-        document = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as error:
-        raise StackFileError(f"{path.name} is not valid YAML: {error}") from None
-    if not isinstance(document, dict) or not isinstance(document.get("config", {}), dict):
-        raise StackFileError(f"{path.name} must be a mapping with a `config:` mapping")
+    # Bounded and strict (tools/stackfile.py): size, encoding, duplicate keys, alias bombs, and
+    # values YAML 1.1 and the CLI's YAML 1.2 would read differently.
+    document = read_stack_file(path)
     project = project_name()
     config: dict[str, str] = {
         f"{project}:{key}": _as_config_string(value) for key, value in project_defaults().items()
