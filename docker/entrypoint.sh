@@ -8,22 +8,50 @@
 # Options come from environment variables that the Pulumi program renders from the stack's
 # settings (components/vllm_options.py), so a stack file changes the server without a rebuild:
 #   MODEL_NAME                     Hugging Face model id (required)
+#   SERVE_REVISION                 --revision and --tokenizer-revision: the pinned commit
+#   SERVE_MODEL_DIR                serve the weights AzureML mounted here (staged weights), not the
+#                                  Hub: the directory under it that holds config.json, offline
+#   SERVE_SERVED_MODEL_NAMES       --served-model-name, space-separated (the first is reported)
+#   SERVE_TENSOR_PARALLEL_SIZE     --tensor-parallel-size
+#   SERVE_DTYPE                    --dtype (float16 on GPUs without bfloat16)
 #   SERVE_MAX_NUM_SEQS             --max-num-seqs
 #   SERVE_MAX_MODEL_LEN            --max-model-len
 #   SERVE_GPU_MEMORY_UTILIZATION   --gpu-memory-utilization
 #   SERVE_REASONING_PARSER         --reasoning-parser ("none" or empty: no parser)
 #   SERVE_EXTRA_ARGS               a JSON array of further arguments, e.g. ["--enforce-eager"]
 # Empty values leave vLLM's own default. The SERVE_ prefix keeps clear of VLLM_*, which vLLM
-# reserves for its own settings. Arguments given to the container are appended last.
+# reserves for its own settings. Arguments given to the container that start with '-' are appended
+# last; any other first argument is a command, run instead of vLLM (an AzureML command job runs the
+# same image to stage weights: components/model_weights.py).
 set -euo pipefail
+
+if [[ $# -gt 0 && "$1" != -* ]]; then
+    exec "$@"
+fi
 
 if [[ -z "${MODEL_NAME:-}" ]]; then
     echo "entrypoint: MODEL_NAME must name the Hugging Face model to serve" >&2
     exit 64
 fi
 
+model="${MODEL_NAME}"
+if [[ -n "${SERVE_MODEL_DIR:-}" ]]; then
+    # AzureML's storage initializer copies the model asset under the mount path before the
+    # container starts; how deep the files sit differs between assets (docs/models.md), so take
+    # the shallowest directory that holds config.json.
+    config=$(find "${SERVE_MODEL_DIR}" -maxdepth 5 -name config.json -printf '%d %p\n' 2>/dev/null | sort -n | head -n 1 | cut -d' ' -f2-)
+    if [[ -z "${config}" ]]; then
+        echo "entrypoint: no config.json under SERVE_MODEL_DIR=${SERVE_MODEL_DIR}; what is there:" >&2
+        find "${SERVE_MODEL_DIR}" -maxdepth 3 >&2 || true
+        exit 66
+    fi
+    model=$(dirname "${config}")
+    # The weights are local: never reach for the Hub (serving has no Hugging Face egress).
+    export HF_HUB_OFFLINE=1
+fi
+
 # Host and port are fixed: AzureML routes probes and scoring to port 8000 of the container.
-arguments=(serve "${MODEL_NAME}" --host 0.0.0.0 --port 8000)
+arguments=(serve "${model}" --host 0.0.0.0 --port 8000)
 
 add_option() {
     if [[ -n "$2" ]]; then
@@ -31,6 +59,16 @@ add_option() {
     fi
 }
 
+if [[ -z "${SERVE_MODEL_DIR:-}" ]]; then
+    add_option --revision "${SERVE_REVISION:-}"
+    add_option --tokenizer-revision "${SERVE_REVISION:-}"
+fi
+if [[ -n "${SERVE_SERVED_MODEL_NAMES:-}" ]]; then
+    read -r -a served <<< "${SERVE_SERVED_MODEL_NAMES}"
+    arguments+=(--served-model-name "${served[@]}")
+fi
+add_option --tensor-parallel-size "${SERVE_TENSOR_PARALLEL_SIZE:-}"
+add_option --dtype "${SERVE_DTYPE:-}"
 add_option --max-num-seqs "${SERVE_MAX_NUM_SEQS:-}"
 add_option --max-model-len "${SERVE_MAX_MODEL_LEN:-}"
 add_option --gpu-memory-utilization "${SERVE_GPU_MEMORY_UTILIZATION:-}"

@@ -212,3 +212,69 @@ def test_entrypoint_passes_shellcheck() -> None:
         [found, "--shell=bash", str(ENTRYPOINT)], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stdout
+
+
+REVISION = "74fbf131a939963dd1e244389bb61ad0d0440a4d"
+
+
+def test_revision_names_tensor_parallelism_and_dtype_reach_vllm(fake_path: str) -> None:
+    code, report, _, _ = run(
+        fake_path,
+        {
+            "MODEL_NAME": DEFAULT_MODEL,
+            "SERVE_REVISION": REVISION,
+            "SERVE_SERVED_MODEL_NAMES": f"r1 {DEFAULT_MODEL}",
+            "SERVE_TENSOR_PARALLEL_SIZE": "4",
+            "SERVE_DTYPE": "float16",
+        },
+    )
+    assert code == 0
+    argv = report["argv"]
+    assert argv[:2] == ["serve", DEFAULT_MODEL]
+    assert argv[argv.index("--revision") + 1] == REVISION
+    assert argv[argv.index("--tokenizer-revision") + 1] == REVISION
+    names = argv.index("--served-model-name")
+    assert argv[names + 1 : names + 3] == ["r1", DEFAULT_MODEL]
+    assert argv[argv.index("--tensor-parallel-size") + 1] == "4"
+    assert argv[argv.index("--dtype") + 1] == "float16"
+
+
+def test_staged_weights_are_served_from_the_directory_that_holds_config_json(
+    fake_path: str, tmp_path: Path
+) -> None:
+    # The storage initializer's layout under the mount varies; the shallowest config.json wins.
+    weights = tmp_path / "models" / "deepseek-ai--DeepSeek-R1-Distill-Llama-8B" / "74fbf131a939"
+    weights.mkdir(parents=True)
+    (weights / "config.json").write_text("{}")
+    (weights / "nested").mkdir()
+    (weights / "nested" / "config.json").write_text("{}")
+    code, report, _, _ = run(
+        fake_path,
+        {
+            "MODEL_NAME": DEFAULT_MODEL,
+            "SERVE_MODEL_DIR": str(tmp_path / "models"),
+            "SERVE_REVISION": REVISION,
+        },
+    )
+    assert code == 0
+    assert report["argv"][1] == str(weights)
+    # A local directory has no revision to pick.
+    assert "--revision" not in report["argv"]
+
+
+def test_a_mount_without_weights_stops_with_what_is_there(fake_path: str, tmp_path: Path) -> None:
+    (tmp_path / "models" / "empty-asset").mkdir(parents=True)
+    code, report, stderr, _ = run(
+        fake_path, {"MODEL_NAME": DEFAULT_MODEL, "SERVE_MODEL_DIR": str(tmp_path / "models")}
+    )
+    assert code == 66 and report == {}
+    assert "no config.json" in stderr and "empty-asset" in stderr
+
+
+def test_a_command_runs_instead_of_vllm(fake_path: str) -> None:
+    # What an AzureML command job does with the image (staging weights).
+    code, report, _, _ = run(fake_path, {"MODEL_NAME": DEFAULT_MODEL}, "vllm", "--version")
+    assert code == 0
+    assert report["argv"] == ["--version"]
+    code, report, _, _ = run(fake_path, {"MODEL_NAME": DEFAULT_MODEL}, "--enforce-eager")
+    assert report["argv"][0] == "serve" and report["argv"][-1] == "--enforce-eager"
