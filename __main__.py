@@ -10,29 +10,59 @@ import pulumi_azure_native as azure_native
 from components.autoscale import DeploymentAutoscale, DeploymentAutoscaleArgs
 from components.endpoint import ServingEndpoint, ServingEndpointArgs
 from components.image import VllmImage, VllmImageArgs
-from components.workspace import MlWorkspace, MlWorkspaceArgs
+from components.workspace import MlWorkspace, MlWorkspaceArgs, WorkspaceNames
 from lib.naming import StackNames
 from settings import from_pulumi
 
 settings = from_pulumi()
 client = azure_native.authorization.get_client_config_output()
 names = StackNames(settings, client.subscription_id)
+tags = settings.tags
 
 workspace = MlWorkspace(
     "workspace",
     MlWorkspaceArgs(
-        settings=settings,
-        names=names,
+        project=settings.project,
+        stack=settings.stack,
+        location=settings.location,
+        tags=tags,
+        names=WorkspaceNames(
+            resource_group=names.resource_group,
+            log_analytics=names.log_analytics,
+            application_insights=names.app_insights,
+            storage_account=names.storage_account,
+            key_vault=names.key_vault,
+            registry=names.registry,
+            workspace=names.workspace,
+        ),
+        # A resourceGroupName setting names an existing group: used, never created or deleted.
+        create_resource_group=settings.resource_group_name is None,
         tenant_id=client.tenant_id,
-        deployer_principal_id=client.object_id,
+        protect_resources=settings.protect_resources,
+        log_retention_days=settings.log_retention_days,
+        key_vault_retention_days=settings.key_vault_retention_days,
+        key_vault_purge_protection=settings.key_vault_purge_protection,
+        registry_sku=settings.registry_sku,
+        public_network_access=settings.public_network_access,
+        managed_network=settings.managed_network,
+        outbound_fqdns=settings.outbound_fqdns,
+        firewall_sku=settings.firewall_sku,
+        # The endpoint stores the Hugging Face token in the vault: whoever runs `pulumi up` must
+        # be able to replace and delete it, which an RBAC vault allows only to a data role.
+        secrets_officer_principal_id=(
+            client.object_id if settings.hugging_face_token is not None else None
+        ),
+        secrets_officer_principal_type=settings.deployer_principal_type,
     ),
 )
 
 image = VllmImage(
     "vllm-image",
     VllmImageArgs(
-        settings=settings,
-        names=names,
+        base_image=settings.base_image,
+        base_image_source=settings.base_image_source,
+        docker_hub_credential_set=settings.docker_hub_credential_set,
+        repository=names.image_repository,
         resource_group_name=workspace.resource_group_name,
         registry_name=workspace.registry_name,
         registry_login_server=workspace.registry_login_server,
@@ -43,12 +73,17 @@ image = VllmImage(
 endpoint = ServingEndpoint(
     "endpoint",
     ServingEndpointArgs(
-        settings=settings,
-        names=names,
+        endpoint_name=names.endpoint,
+        location=settings.location,
+        tags=tags,
+        auth_mode=settings.auth_mode,
+        public_network_access=settings.endpoint_public_network_access,
+        deployments=settings.deployments,
         resource_group_name=workspace.resource_group_name,
         workspace_name=workspace.workspace_name,
         key_vault_name=workspace.key_vault_name,
         image_reference=image.image_reference,
+        hugging_face_token=settings.hugging_face_token,
     ),
 )
 
@@ -56,10 +91,13 @@ for deployment in settings.autoscaled_deployments:
     DeploymentAutoscale(
         f"autoscale-{deployment.name}",
         DeploymentAutoscaleArgs(
-            settings=settings,
-            deployment=deployment,
-            resource_group_name=workspace.resource_group_name,
+            deployment_name=deployment.name,
             deployment_id=endpoint.deployment_ids[deployment.name],
+            autoscale=deployment.autoscale,
+            setting_name=names.autoscale_setting(deployment.name),
+            location=settings.location,
+            resource_group_name=workspace.resource_group_name,
+            tags=tags,
         ),
     )
 

@@ -13,12 +13,13 @@ waits for that rule's cooldown before scaling again in either direction.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_azure_native as azure_native
 
-from settings import AutoscaleSettings, DeploymentSettings, Settings
+from settings import AutoscaleSettings
 
 # Azure Monitor's namespace for the deployment's own platform metrics. Both rules read metrics the
 # deployment itself publishes (supported-metrics reference for this resource type), so no
@@ -53,13 +54,17 @@ def iso8601_minutes(minutes: int) -> str:
 
 @dataclass(frozen=True)
 class DeploymentAutoscaleArgs:
-    """What autoscale for one deployment needs: the validated settings, that deployment's settings
-    (with ``autoscale.enabled``), its resource group and the deployment's ARM id."""
+    """What autoscale for one deployment needs: the deployment's name and ARM id, its autoscale
+    settings (``enabled`` must be on), the setting's Azure name (unique in its resource group),
+    and the region, resource group and tags it lives in."""
 
-    settings: Settings
-    deployment: DeploymentSettings
-    resource_group_name: pulumi.Input[str]
+    deployment_name: str
     deployment_id: pulumi.Input[str]
+    autoscale: AutoscaleSettings
+    setting_name: str
+    location: str
+    resource_group_name: pulumi.Input[str]
+    tags: Mapping[str, str]
 
 
 class DeploymentAutoscale(pulumi.ComponentResource):
@@ -81,13 +86,12 @@ class DeploymentAutoscale(pulumi.ComponentResource):
         args: DeploymentAutoscaleArgs,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        settings, deployment = args.settings, args.deployment
-        autoscale = deployment.autoscale
+        autoscale = args.autoscale
         if not autoscale.enabled:
             # The endpoint hands sku.capacity to autoscale only while autoscale is enabled; a
             # setting for any other deployment would fight the stack file's instanceCount.
             raise ValueError(
-                f"deployment {deployment.name!r} does not enable autoscale; build "
+                f"deployment {args.deployment_name!r} does not enable autoscale; build "
                 "DeploymentAutoscale only for Settings.autoscaled_deployments"
             )
         super().__init__("vllm-azureml:autoscale:DeploymentAutoscale", name, None, opts)
@@ -125,21 +129,19 @@ class DeploymentAutoscale(pulumi.ComponentResource):
                 )
             )
 
-        # Unique per stack and deployment, so stacks sharing a resource group never collide.
-        setting_name = f"autoscale-{settings.project}-{settings.stack}-{deployment.name}"
         setting = azure_native.monitor.AutoscaleSetting(
             f"{name}-setting",
-            autoscale_setting_name=setting_name,
-            name=setting_name,
+            autoscale_setting_name=args.setting_name,
+            name=args.setting_name,
             resource_group_name=args.resource_group_name,
-            location=settings.location,
+            location=args.location,
             target_resource_uri=args.deployment_id,
-            target_resource_location=settings.location,
+            target_resource_location=args.location,
             # The SDK and ARM default to false: a setting without this line scales nothing.
             enabled=True,
             profiles=profiles,
             notifications=_notifications(autoscale),
-            tags=settings.tags,
+            tags=args.tags,
             opts=pulumi.ResourceOptions(
                 parent=self,
                 # A resource has at most one autoscale setting: a replacement must remove the

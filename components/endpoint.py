@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 from urllib.parse import urlparse
@@ -29,11 +30,10 @@ import pulumi
 from pulumi_azure_native import authorization, keyvault, machinelearningservices
 
 from components.traffic import EndpointTraffic, EndpointTrafficArgs
-from components.workspace import KEY_VAULT_SECRETS_USER_ROLE, assign_role
 from lib import runtime
-from lib.naming import StackNames
+from lib.roles import KEY_VAULT_SECRETS_USER_ROLE, assign_role
 from lib.vllm_options import vllm_environment
-from settings import DeploymentSettings, ProbeSettings, Settings
+from settings import DeploymentSettings, ProbeSettings
 
 # The port `vllm serve` listens on (docker/entrypoint.sh fixes it).
 VLLM_PORT = 8000
@@ -136,16 +136,24 @@ def _fingerprint(value: Any) -> str:
 
 @dataclass(frozen=True)
 class ServingEndpointArgs:
-    """What the serving path needs from the rest of the stack."""
+    """What the serving path needs: the endpoint's name, region, tags, auth mode (``Key`` or
+    ``AADToken``) and public network access; its deployments, validated by settings (traffic sums
+    to 100, concurrency equals vLLM's batch); where it lives; the image; and the Hugging Face
+    token, a secret, or None."""
 
-    settings: Settings
-    names: StackNames
+    endpoint_name: pulumi.Input[str]
+    location: str
+    tags: Mapping[str, str]
+    auth_mode: str
+    public_network_access: str
+    deployments: Sequence[DeploymentSettings]
     resource_group_name: pulumi.Input[str]
     workspace_name: pulumi.Input[str]
     # The workspace Key Vault (RBAC-only), for the Hugging Face token when one is configured.
     key_vault_name: pulumi.Input[str]
     # The pushed image, pinned by digest: <registry>.azurecr.io/<repository>@sha256:<digest>.
     image_reference: pulumi.Input[str]
+    hugging_face_token: pulumi.Input[str] | None = None
 
 
 class ServingEndpoint(pulumi.ComponentResource):
@@ -170,7 +178,6 @@ class ServingEndpoint(pulumi.ComponentResource):
         self, name: str, args: ServingEndpointArgs, opts: pulumi.ResourceOptions | None = None
     ):
         super().__init__("vllm-azureml:endpoint:ServingEndpoint", name, None, opts)
-        settings = args.settings
 
         environment = machinelearningservices.EnvironmentVersion(
             f"{name}-environment",
@@ -205,19 +212,19 @@ class ServingEndpoint(pulumi.ComponentResource):
             self._deployment(
                 name, args, deployment, endpoint, environment, deployment_environment, secret_grant
             )
-            for deployment in settings.deployments
+            for deployment in args.deployments
         ]
 
         traffic = EndpointTraffic(
             f"{name}-traffic",
             EndpointTrafficArgs(
                 endpoint_id=endpoint.id,
-                traffic={d.name: d.traffic for d in settings.deployments},
+                traffic={d.name: d.traffic for d in args.deployments},
                 mirror_traffic={
-                    d.name: d.mirror_traffic for d in settings.deployments if d.mirror_traffic
+                    d.name: d.mirror_traffic for d in args.deployments if d.mirror_traffic
                 },
                 endpoint_revision=endpoint_revision,
-                tags=settings.tags,
+                tags=args.tags,
             ),
             # After every deployment exists (ARM refuses traffic to a missing deployment); and a
             # removed deployment is deleted only after this resource has moved its traffic away,
@@ -232,10 +239,10 @@ class ServingEndpoint(pulumi.ComponentResource):
         self.principal_id = principal_id
         self.deployment_ids = {
             deployment.name: resource.id
-            for deployment, resource in zip(settings.deployments, deployments, strict=True)
+            for deployment, resource in zip(args.deployments, deployments, strict=True)
         }
         self.primary_key = None
-        if settings.auth_mode == "Key":
+        if args.auth_mode == "Key":
             self.primary_key = self._primary_key(args, endpoint)
         self.traffic = traffic.traffic
         self.register_outputs(
@@ -286,17 +293,16 @@ class ServingEndpoint(pulumi.ComponentResource):
         does not rely on it: the fingerprint is an input of EndpointTraffic, and any change to the
         endpoint's declaration is followed, in the same `pulumi up`, by a traffic PUT.
         """
-        settings = args.settings
         declared = {
-            "location": settings.location,
+            "location": args.location,
             "identity": "SystemAssigned",
-            "authMode": settings.auth_mode,
-            "publicNetworkAccess": settings.endpoint_public_network_access,
+            "authMode": args.auth_mode,
+            "publicNetworkAccess": args.public_network_access,
             "description": "vLLM OpenAI-compatible server",
         }
         endpoint = machinelearningservices.OnlineEndpoint(
             f"{name}-endpoint",
-            endpoint_name=args.names.endpoint,
+            endpoint_name=args.endpoint_name,
             resource_group_name=args.resource_group_name,
             workspace_name=args.workspace_name,
             location=declared["location"],
@@ -311,7 +317,7 @@ class ServingEndpoint(pulumi.ComponentResource):
             # Tags at creation only; later tag changes go through EndpointTraffic's
             # read-modify-PUT, which keeps live traffic. A change here would be a full PUT without
             # traffic (see the docstring), and an owner or cost-center change must not risk that.
-            tags=settings.tags,
+            tags=args.tags,
             opts=pulumi.ResourceOptions(
                 parent=self,
                 ignore_changes=["properties.traffic", "properties.mirrorTraffic", "tags"],
@@ -330,7 +336,7 @@ class ServingEndpoint(pulumi.ComponentResource):
         the deployments roll to pick it up. Returns (reference, grant), or (None, None) without a
         token.
         """
-        token = args.settings.hugging_face_token
+        token = args.hugging_face_token
         if token is None:
             return None, None
         secret = keyvault.Secret(
@@ -369,7 +375,6 @@ class ServingEndpoint(pulumi.ComponentResource):
     ) -> machinelearningservices.OnlineDeployment:
         """One managed online deployment: ``deployment.instance_count`` GPU instances running the
         environment's image, with vLLM's options and the shared secrets as environment variables."""
-        settings = args.settings
         environment_variables: dict[str, pulumi.Input[str]] = {
             **vllm_environment(deployment),
             **shared_environment,
@@ -401,11 +406,11 @@ class ServingEndpoint(pulumi.ComponentResource):
             endpoint_name=endpoint.name,
             resource_group_name=args.resource_group_name,
             workspace_name=args.workspace_name,
-            location=settings.location,
+            location=args.location,
             properties=properties,
             # Instance count. Managed deployments support only the "Default" scale type.
             sku=machinelearningservices.SkuArgs(name="Default", capacity=deployment.instance_count),
-            tags=settings.tags,
+            tags=args.tags,
             opts=pulumi.ResourceOptions(
                 parent=self,
                 # AzureML resolves ${{keyvault:...}} when it creates the deployment and fails it

@@ -35,8 +35,6 @@ from pulumi_azure_native import containerregistry
 
 from components.registry_import import RegistryImport, RegistryImportArgs
 from lib.acr_token import NULL_GUID_USERNAME, registry_password
-from lib.naming import StackNames
-from settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 # Relative to the project directory, where the Pulumi CLI runs the program and pulumi-docker: an
@@ -114,10 +112,18 @@ def require_digest(reference: str) -> str:
 
 @dataclass(frozen=True)
 class VllmImageArgs:
-    """The stack's settings and names, and the workspace registry to build into."""
+    """What to build and where to push it.
 
-    settings: Settings
-    names: StackNames
+    ``base_image`` is the Docker Hub vLLM image, pinned by digest; ``base_image_source`` how it
+    reaches the registry (``importImage``, or ``cacheRule`` through the registry's Docker Hub
+    credential set ``docker_hub_credential_set``); ``repository`` the registry repository the
+    built image is pushed to. The rest is the workspace registry.
+    """
+
+    base_image: str
+    base_image_source: str
+    docker_hub_credential_set: str | None
+    repository: str
     resource_group_name: pulumi.Input[str]
     registry_name: pulumi.Input[str]
     registry_login_server: pulumi.Input[str]
@@ -142,12 +148,11 @@ class VllmImage(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("vllm-azureml:image:VllmImage", name, None, opts)
-        settings, names = args.settings, args.names
-        base = parse_base_image(settings.base_image)
+        base = parse_base_image(args.base_image)
         login_server = pulumi.Output.from_input(args.registry_login_server)
 
         # --- 1. The base image, copied into the registry server-side ---------------------------
-        if settings.base_image_source == "cacheRule":
+        if args.base_image_source == "cacheRule":
             rule = containerregistry.CacheRule(
                 f"{name}-base-cache-rule",
                 cache_rule_name=cache_rule_name(base.repository),
@@ -156,7 +161,7 @@ class VllmImage(pulumi.ComponentResource):
                 source_repository=f"{DOCKER_HUB}/{base.repository}",
                 target_repository=base.repository,
                 credential_set_resource_id=pulumi.Output.concat(
-                    args.registry_id, "/credentialSets/", settings.docker_hub_credential_set or ""
+                    args.registry_id, "/credentialSets/", args.docker_hub_credential_set or ""
                 ),
                 opts=pulumi.ResourceOptions(parent=self),
             )
@@ -191,9 +196,7 @@ class VllmImage(pulumi.ComponentResource):
 
         build_args = base_reference.apply(arguments)
         image_name = pulumi.Output.all(login_server, build_args).apply(
-            lambda values: (
-                f"{values[0]}/{names.image_repository}:build-{values[1]['REVISION'][:16]}"
-            )
+            lambda values: f"{values[0]}/{args.repository}:build-{values[1]['REVISION'][:16]}"
         )
         image = docker.Image(
             f"{name}-image",

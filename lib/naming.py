@@ -10,16 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import re
-import uuid
 
 import pulumi
 
 from settings import Settings
 
 _ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
-
-# uuid5 namespace for role assignment names: any fixed UUID works, it only has to never change.
-ROLE_ASSIGNMENT_NAMESPACE = uuid.UUID("6f1c4bbb-9f7a-4b52-8a4e-2d3f2f1f7a10")
 
 
 def stable_suffix(*parts: str, length: int = 6) -> str:
@@ -62,13 +58,6 @@ def endpoint_name(stem: str, suffix: str) -> str:
     return f"{head}-{suffix}"
 
 
-def role_assignment_name(scope: str, principal_id: str, role_definition_id: str) -> str:
-    """A GUID fixed by (scope, principal, role), so re-runs update rather than duplicate."""
-    return str(
-        uuid.uuid5(ROLE_ASSIGNMENT_NAMESPACE, f"{scope}|{principal_id}|{role_definition_id}")
-    )
-
-
 class StackNames:
     """Every Azure resource name of one stack, computed once and handed to the components.
 
@@ -78,6 +67,7 @@ class StackNames:
 
     def __init__(self, settings: Settings, subscription_id: pulumi.Input[str]):
         stem = f"{settings.project}-{settings.stack}"
+        self._stem = stem
         self.resource_group: str = settings.resource_group_name or f"rg-{stem}"
         # Workspaces are soft-deleted for 14 days and block their name in the resource group
         # meanwhile; the salt lets a destroyed stack come back under a fresh name.
@@ -109,3 +99,8 @@ class StackNames:
                 lambda s: endpoint_name(f"{settings.project}-{settings.stack}", s)
             )
         )
+
+    def autoscale_setting(self, deployment: str) -> str:
+        """The autoscale setting of ``deployment``: unique per stack and deployment, so stacks
+        sharing a resource group never collide."""
+        return f"autoscale-{self._stem}-{deployment}"

@@ -12,10 +12,8 @@ The published metric names, enum spellings and limits below are written out from
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from typing import Any
 
-import pulumi
 import pytest
 from pulumi_azure_native import monitor
 
@@ -23,11 +21,13 @@ from components.autoscale import DeploymentAutoscale, DeploymentAutoscaleArgs, i
 from settings import (
     AUTOSCALE_TIME_ZONES,
     LATENCY_METRICS,
-    from_pulumi,
+    AutoscaleSettings,
+    DeploymentSettings,
     load_settings,
     parse_settings,
 )
-from tests.conftest import STACKS, RunProgram, stack_entries
+from tests.conftest import stack_entries
+from tests.support.components import declare
 from tools.offline import OFFLINE_SUBSCRIPTION_ID, ProgramRun, RecordedResource
 
 AUTOSCALE_SETTING = "azure-native:monitor:AutoscaleSetting"
@@ -100,31 +100,40 @@ def deployment_id(name: str) -> str:
     )
 
 
-def autoscale_program() -> None:
-    """The wiring __main__.py uses, with fake deployment ids instead of the endpoint component."""
-    settings = from_pulumi()
-    for deployment in settings.autoscaled_deployments:
-        DeploymentAutoscale(
-            f"autoscale-{deployment.name}",
-            DeploymentAutoscaleArgs(
-                settings=settings,
-                deployment=deployment,
-                resource_group_name="rg-test",
-                deployment_id=pulumi.Output.from_input(deployment_id(deployment.name)),
-            ),
-        )
+def autoscale_of(raw: dict[str, Any], instance_count: int = 2) -> AutoscaleSettings:
+    """A deployment's autoscale settings as settings parse and validate them from ``raw`` (the
+    stack file's ``autoscale`` map)."""
+    deployment = {"name": "blue", "traffic": 100, "instanceCount": instance_count, "autoscale": raw}
+    (parsed,) = parse_settings({"deployments": [deployment]}, "test", "eastus2").deployments
+    return parsed.autoscale
 
 
-@pytest.fixture
-def run_autoscale(run: RunProgram) -> Callable[..., ProgramRun]:
-    def _run(stack: str = "prod", **overrides: Any) -> ProgramRun:
-        return run(stack, program=autoscale_program, **overrides)
-
-    return _run
+def prod_deployment() -> DeploymentSettings:
+    """The prod stack's autoscaled deployment: business-hours, off-hours and weekend profiles."""
+    (deployment,) = load_settings(stack_entries("prod"), "prod").autoscaled_deployments
+    return deployment
 
 
-def one_deployment(autoscale: dict[str, Any], **changes: Any) -> list[dict[str, Any]]:
-    return [{"name": "blue", "traffic": 100, "instanceCount": 2, "autoscale": autoscale, **changes}]
+TAGS = {"owner": "ml-team", "managed-by": "pulumi", "stack": "test"}
+SETTING_NAME = "autoscale-vllm-azureml-test-blue"
+
+
+def args(autoscale: AutoscaleSettings) -> DeploymentAutoscaleArgs:
+    return DeploymentAutoscaleArgs(
+        deployment_name="blue",
+        deployment_id=deployment_id("blue"),
+        autoscale=autoscale,
+        setting_name=SETTING_NAME,
+        location="eastus2",
+        resource_group_name="rg-test",
+        tags=TAGS,
+    )
+
+
+def declare_autoscale(autoscale: AutoscaleSettings | None = None) -> ProgramRun:
+    """One DeploymentAutoscale for deployment blue, with prod's autoscale settings by default."""
+    given = prod_deployment().autoscale if autoscale is None else autoscale
+    return declare(lambda: DeploymentAutoscale("autoscale-blue", args(given)))
 
 
 def rules_of(setting: RecordedResource) -> list[tuple[str, dict[str, Any]]]:
@@ -135,91 +144,32 @@ def rules_of(setting: RecordedResource) -> list[tuple[str, dict[str, Any]]]:
     ]
 
 
-# --- Which deployments autoscale ------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("stack", STACKS)
-def test_one_setting_per_autoscaled_deployment_in_each_committed_stack(
-    stack: str, run_autoscale: Callable[..., ProgramRun]
-) -> None:
-    settings = load_settings(stack_entries(stack), stack)
-    expected = {deployment_id(d.name) for d in settings.autoscaled_deployments}
-    found = {s.input("targetResourceUri") for s in run_autoscale(stack).of_type(AUTOSCALE_SETTING)}
-    assert found == expected
-
-
-def test_prod_autoscales_and_dev_keeps_its_single_instance(
-    run_autoscale: Callable[..., ProgramRun],
-) -> None:
-    assert run_autoscale("prod").of_type(AUTOSCALE_SETTING)
-    assert not run_autoscale("dev").of_type(AUTOSCALE_SETTING)
-    (dev,) = load_settings(stack_entries("dev"), "dev").deployments
-    assert dev.instance_count == 1
-
-
-def test_only_the_autoscaled_deployment_gets_a_setting(
-    run_autoscale: Callable[..., ProgramRun],
-) -> None:
-    deployments = [
-        {"name": "blue", "traffic": 90, "instanceCount": 2, "autoscale": ENABLED},
-        {"name": "green", "traffic": 10},
-    ]
-    run = run_autoscale("dev", deployments=deployments)
-    setting = run.one(AUTOSCALE_SETTING)
-    assert setting.input("targetResourceUri") == deployment_id("blue")
-
-
-def test_settings_for_two_deployments_have_distinct_names(
-    run_autoscale: Callable[..., ProgramRun],
-) -> None:
-    deployments = [
-        {"name": "blue", "traffic": 50, "instanceCount": 2, "autoscale": ENABLED},
-        {"name": "green", "traffic": 50, "instanceCount": 2, "autoscale": ENABLED},
-    ]
-    settings = run_autoscale("dev", deployments=deployments).of_type(AUTOSCALE_SETTING)
-    assert len({s.input("autoscaleSettingName") for s in settings}) == 2
-
-
-def test_a_deployment_without_autoscale_is_refused() -> None:
-    settings = parse_settings({}, "dev", "swedencentral")
-    (deployment,) = settings.deployments
-    assert not deployment.autoscale.enabled
-    with pytest.raises(ValueError, match="does not enable autoscale"):
-        DeploymentAutoscale(
-            "autoscale-blue",
-            DeploymentAutoscaleArgs(
-                settings=settings,
-                deployment=deployment,
-                resource_group_name="rg-test",
-                deployment_id=deployment_id("blue"),
-            ),
-        )
-
-
 # --- The setting itself ---------------------------------------------------------------------------
 
 
-def test_setting_targets_the_deployment_is_enabled_and_lives_in_its_region(
-    run_autoscale: Callable[..., ProgramRun],
-) -> None:
-    run = run_autoscale("prod")
-    setting = run.one(AUTOSCALE_SETTING)
+def test_a_deployment_without_autoscale_is_refused() -> None:
+    disabled = autoscale_of({})
+    assert not disabled.enabled
+    with pytest.raises(ValueError, match="'blue' does not enable autoscale"):
+        DeploymentAutoscale("autoscale-blue", args(disabled))
+
+
+def test_setting_targets_the_deployment_is_enabled_and_lives_in_its_region() -> None:
+    setting = declare_autoscale().one(AUTOSCALE_SETTING)
     assert setting.input("targetResourceUri") == deployment_id("blue")
+    assert setting.input("autoscaleSettingName") == setting.input("name") == SETTING_NAME
     # The SDK's default is false: without an explicit true nothing would ever scale.
     assert setting.input("enabled") is True
     assert setting.input("location") == "eastus2"
     assert setting.input("targetResourceLocation") == "eastus2"
     assert setting.input("resourceGroupName") == "rg-test"
-    assert setting.input("tags.managed-by") == "pulumi"
-    assert setting.input("tags.stack") == "prod"
+    assert setting.input("tags") == TAGS
     assert setting.delete_before_replace
     assert "DeploymentAutoscale" in setting.parent
 
 
-def test_profiles_and_rules_stay_within_azure_monitor_limits(
-    run_autoscale: Callable[..., ProgramRun],
-) -> None:
-    setting = run_autoscale("prod").one(AUTOSCALE_SETTING)
+def test_profiles_and_rules_stay_within_azure_monitor_limits() -> None:
+    setting = declare_autoscale().one(AUTOSCALE_SETTING)
     profiles = setting.input("profiles")
     assert 1 <= len(profiles) <= 20
     assert len({profile["name"] for profile in profiles}) == len(profiles)
@@ -227,10 +177,8 @@ def test_profiles_and_rules_stay_within_azure_monitor_limits(
         assert 1 <= len(profile["rules"]) <= 10, profile["name"]
 
 
-def test_capacities_are_strings_between_one_and_fifty_with_default_inside(
-    run_autoscale: Callable[..., ProgramRun],
-) -> None:
-    setting = run_autoscale("prod").one(AUTOSCALE_SETTING)
+def test_capacities_are_strings_between_one_and_fifty_with_default_inside() -> None:
+    setting = declare_autoscale().one(AUTOSCALE_SETTING)
     for profile in setting.input("profiles"):
         capacity = profile["capacity"]
         assert all(isinstance(capacity[k], str) for k in ("minimum", "default", "maximum"))
@@ -238,16 +186,9 @@ def test_capacities_are_strings_between_one_and_fifty_with_default_inside(
         assert 1 <= low <= default <= high <= 50, profile["name"]
 
 
-def test_default_profile_carries_the_deployment_bounds(
-    run_autoscale: Callable[..., ProgramRun],
-) -> None:
-    run = run_autoscale(
-        "dev",
-        deployments=one_deployment(
-            {"enabled": True, "minInstances": 2, "defaultInstances": 3, "maxInstances": 7},
-            instanceCount=3,
-        ),
-    )
+def test_default_profile_carries_the_deployment_bounds() -> None:
+    bounds = {"enabled": True, "minInstances": 2, "defaultInstances": 3, "maxInstances": 7}
+    run = declare_autoscale(autoscale_of(bounds, instance_count=3))
     (profile,) = run.one(AUTOSCALE_SETTING).input("profiles")
     assert "recurrence" not in profile
     assert profile["capacity"] == {"minimum": "2", "default": "3", "maximum": "7"}
@@ -256,10 +197,8 @@ def test_default_profile_carries_the_deployment_bounds(
 # --- Rules ----------------------------------------------------------------------------------------
 
 
-def test_every_rule_reads_a_published_metric_of_this_deployment(
-    run_autoscale: Callable[..., ProgramRun],
-) -> None:
-    for profile, rule in rules_of(run_autoscale("prod").one(AUTOSCALE_SETTING)):
+def test_every_rule_reads_a_published_metric_of_this_deployment() -> None:
+    for profile, rule in rules_of(declare_autoscale().one(AUTOSCALE_SETTING)):
         trigger = rule["metricTrigger"]
         namespace, metric = trigger["metricNamespace"], trigger["metricName"]
         assert metric in PUBLISHED_METRICS.get(namespace, set()), (profile, namespace, metric)
@@ -277,10 +216,8 @@ def test_every_latency_setting_names_a_published_deployment_metric() -> None:
     assert set(LATENCY_METRICS) <= PUBLISHED_METRICS[DEPLOYMENTS_NAMESPACE]
 
 
-def test_rule_enums_are_spelled_as_azure_monitor_takes_them(
-    run_autoscale: Callable[..., ProgramRun],
-) -> None:
-    for profile, rule in rules_of(run_autoscale("prod").one(AUTOSCALE_SETTING)):
+def test_rule_enums_are_spelled_as_azure_monitor_takes_them() -> None:
+    for profile, rule in rules_of(declare_autoscale().one(AUTOSCALE_SETTING)):
         trigger, action = rule["metricTrigger"], rule["scaleAction"]
         assert trigger["operator"] in enum_values(monitor.ComparisonOperationType), profile
         assert trigger["statistic"] in enum_values(monitor.MetricStatisticType), profile
@@ -291,20 +228,16 @@ def test_rule_enums_are_spelled_as_azure_monitor_takes_them(
         assert int(action["value"]) >= 1
 
 
-def test_grains_windows_and_cooldowns_are_iso8601_within_limits(
-    run_autoscale: Callable[..., ProgramRun],
-) -> None:
-    for profile, rule in rules_of(run_autoscale("prod").one(AUTOSCALE_SETTING)):
+def test_grains_windows_and_cooldowns_are_iso8601_within_limits() -> None:
+    for profile, rule in rules_of(declare_autoscale().one(AUTOSCALE_SETTING)):
         trigger = rule["metricTrigger"]
         assert MINUTE <= iso8601_seconds(trigger["timeGrain"]) <= 12 * HOUR, profile
         assert 5 * MINUTE <= iso8601_seconds(trigger["timeWindow"]) <= 12 * HOUR, profile
         assert MINUTE <= iso8601_seconds(rule["scaleAction"]["cooldown"]) <= 7 * DAY, profile
 
 
-def test_each_profile_scales_out_on_either_signal_and_in_only_on_both(
-    run_autoscale: Callable[..., ProgramRun],
-) -> None:
-    setting = run_autoscale("prod").one(AUTOSCALE_SETTING)
+def test_each_profile_scales_out_on_either_signal_and_in_only_on_both() -> None:
+    setting = declare_autoscale().one(AUTOSCALE_SETTING)
     for profile in setting.input("profiles"):
         by_direction: dict[str, dict[str, dict[str, Any]]] = {"Increase": {}, "Decrease": {}}
         for rule in profile["rules"]:
@@ -324,9 +257,9 @@ def test_each_profile_scales_out_on_either_signal_and_in_only_on_both(
             assert iso8601_seconds(low["timeWindow"]) > iso8601_seconds(high["timeWindow"])
 
 
-def test_thresholds_are_in_the_metric_units(run_autoscale: Callable[..., ProgramRun]) -> None:
+def test_thresholds_are_in_the_metric_units() -> None:
     autoscale = {**ENABLED, "scaleOutLatencyMs": 45000, "scaleInLatencyMs": 15000}
-    run = run_autoscale("dev", deployments=one_deployment(autoscale))
+    run = declare_autoscale(autoscale_of(autoscale))
     thresholds = {
         (rule["scaleAction"]["direction"], rule["metricTrigger"]["metricName"]): rule[
             "metricTrigger"
@@ -344,20 +277,17 @@ def test_thresholds_are_in_the_metric_units(run_autoscale: Callable[..., Program
     }
 
 
-def test_latency_percentile_follows_the_setting(run_autoscale: Callable[..., ProgramRun]) -> None:
-    run = run_autoscale(
-        "dev", deployments=one_deployment({**ENABLED, "latencyMetric": "RequestLatency_P95"})
-    )
+def test_latency_percentile_follows_the_setting() -> None:
+    run = declare_autoscale(autoscale_of({**ENABLED, "latencyMetric": "RequestLatency_P95"}))
     metrics = {
         rule["metricTrigger"]["metricName"] for _, rule in rules_of(run.one(AUTOSCALE_SETTING))
     }
     assert metrics == {"RequestLatency_P95", "GpuUtilizationPercentage", "RequestsPerMinute"}
 
 
-def test_cooldowns_respect_a_gpu_cold_start(run_autoscale: Callable[..., ProgramRun]) -> None:
-    settings = load_settings(stack_entries("prod"), "prod")
-    (deployment,) = settings.autoscaled_deployments
-    for profile, rule in rules_of(run_autoscale("prod").one(AUTOSCALE_SETTING)):
+def test_cooldowns_respect_a_gpu_cold_start() -> None:
+    deployment = prod_deployment()
+    for profile, rule in rules_of(declare_autoscale().one(AUTOSCALE_SETTING)):
         cooldown = iso8601_seconds(rule["scaleAction"]["cooldown"])
         window = iso8601_seconds(rule["metricTrigger"]["timeWindow"])
         if rule["scaleAction"]["direction"] == "Increase":
@@ -368,7 +298,7 @@ def test_cooldowns_respect_a_gpu_cold_start(run_autoscale: Callable[..., Program
             assert cooldown >= window, profile
 
 
-def test_steps_and_cooldowns_follow_the_settings(run_autoscale: Callable[..., ProgramRun]) -> None:
+def test_steps_and_cooldowns_follow_the_settings() -> None:
     autoscale = {
         **ENABLED,
         "scaleOutStep": 2,
@@ -378,7 +308,7 @@ def test_steps_and_cooldowns_follow_the_settings(run_autoscale: Callable[..., Pr
         "scaleOutCooldownMinutes": 25,
         "scaleInCooldownMinutes": 120,
     }
-    run = run_autoscale("dev", deployments=one_deployment(autoscale))
+    run = declare_autoscale(autoscale_of(autoscale))
     actions = {
         rule["scaleAction"]["direction"]: (
             rule["scaleAction"]["value"],
@@ -393,10 +323,9 @@ def test_steps_and_cooldowns_follow_the_settings(run_autoscale: Callable[..., Pr
 # --- Recurrence profiles --------------------------------------------------------------------------
 
 
-def test_recurrence_profiles_are_well_formed(run_autoscale: Callable[..., ProgramRun]) -> None:
-    settings = load_settings(stack_entries("prod"), "prod")
-    (deployment,) = settings.autoscaled_deployments
-    profiles = run_autoscale("prod").one(AUTOSCALE_SETTING).input("profiles")
+def test_recurrence_profiles_are_well_formed() -> None:
+    deployment = prod_deployment()
+    profiles = declare_autoscale().one(AUTOSCALE_SETTING).input("profiles")
     default, *recurring = profiles
     assert "recurrence" not in default
     assert [p["name"] for p in recurring] == [p.name for p in deployment.autoscale.profiles]
@@ -414,9 +343,7 @@ def test_recurrence_profiles_are_well_formed(run_autoscale: Callable[..., Progra
         assert profile["rules"] == default["rules"]
 
 
-def test_recurrence_profile_bounds_and_start_come_from_settings(
-    run_autoscale: Callable[..., ProgramRun],
-) -> None:
+def test_recurrence_profile_bounds_and_start_come_from_settings() -> None:
     night = {
         "name": "night",
         "days": ["Monday", "Friday"],
@@ -426,7 +353,7 @@ def test_recurrence_profile_bounds_and_start_come_from_settings(
         "maxInstances": 2,
     }
     autoscale = {**ENABLED, "timeZone": "W. Europe Standard Time", "profiles": [night]}
-    run = run_autoscale("dev", deployments=one_deployment(autoscale))
+    run = declare_autoscale(autoscale_of(autoscale))
     _, profile = run.one(AUTOSCALE_SETTING).input("profiles")
     assert profile["capacity"] == {"minimum": "1", "default": "1", "maximum": "2"}
     assert profile["recurrence"]["schedule"] == {
@@ -454,12 +381,10 @@ def test_every_documented_time_zone_is_accepted(zone: str) -> None:
 # --- Notifications --------------------------------------------------------------------------------
 
 
-def test_notifications_mail_and_call_webhooks_on_scale(
-    run_autoscale: Callable[..., ProgramRun],
-) -> None:
+def test_notifications_mail_and_call_webhooks_on_scale() -> None:
     hook = "https://example.invalid/hooks/scale?sig=token"
     autoscale = {**ENABLED, "notifyEmails": ["ops@example.com"], "notifyWebhooks": [hook]}
-    setting = run_autoscale("dev", deployments=one_deployment(autoscale)).one(AUTOSCALE_SETTING)
+    setting = declare_autoscale(autoscale_of(autoscale)).one(AUTOSCALE_SETTING)
     (notification,) = setting.input("notifications")
     assert notification["operation"] == "Scale"
     assert notification["email"]["customEmails"] == ["ops@example.com"]
@@ -468,8 +393,8 @@ def test_notifications_mail_and_call_webhooks_on_scale(
     assert setting.is_secret("notifications.0.webhooks.0.serviceUri")
 
 
-def test_no_notifications_unless_configured(run_autoscale: Callable[..., ProgramRun]) -> None:
-    setting = run_autoscale("dev", deployments=one_deployment(ENABLED)).one(AUTOSCALE_SETTING)
+def test_no_notifications_unless_configured() -> None:
+    setting = declare_autoscale(autoscale_of(ENABLED)).one(AUTOSCALE_SETTING)
     assert not setting.input("notifications")
 
 
@@ -501,8 +426,8 @@ def test_the_test_parser_rejects_malformed_durations(text: str) -> None:
         iso8601_seconds(text)
 
 
-def test_turned_away_requests_scale_out(run_autoscale: Callable[..., ProgramRun]) -> None:
-    run = run_autoscale("dev", deployments=one_deployment({**ENABLED}))
+def test_turned_away_requests_scale_out() -> None:
+    run = declare_autoscale(autoscale_of({**ENABLED}))
     rejected = [
         rule
         for _, rule in rules_of(run.one(AUTOSCALE_SETTING))
@@ -518,19 +443,17 @@ def test_turned_away_requests_scale_out(run_autoscale: Callable[..., ProgramRun]
         ]
 
 
-def test_the_429_rule_can_be_turned_off(run_autoscale: Callable[..., ProgramRun]) -> None:
-    run = run_autoscale(
-        "dev", deployments=one_deployment({**ENABLED, "scaleOutRejectedPerMinute": 0})
-    )
+def test_the_429_rule_can_be_turned_off() -> None:
+    run = declare_autoscale(autoscale_of({**ENABLED, "scaleOutRejectedPerMinute": 0}))
     metrics = {
         rule["metricTrigger"]["metricName"] for _, rule in rules_of(run.one(AUTOSCALE_SETTING))
     }
     assert "RequestsPerMinute" not in metrics
 
 
-def test_gpu_alone_can_decide_scale_in(run_autoscale: Callable[..., ProgramRun]) -> None:
+def test_gpu_alone_can_decide_scale_in() -> None:
     """scaleInLatencyMs 0: for a deployment that goes idle, where latency may have no data."""
-    run = run_autoscale("dev", deployments=one_deployment({**ENABLED, "scaleInLatencyMs": 0}))
+    run = declare_autoscale(autoscale_of({**ENABLED, "scaleInLatencyMs": 0}))
     scale_in = [
         rule["metricTrigger"]["metricName"]
         for _, rule in rules_of(run.one(AUTOSCALE_SETTING))

@@ -1,4 +1,5 @@
-"""The serving path under mocks: environment, endpoint, deployments, traffic and the token.
+"""The serving path under mocks, declared with args written out here: environment, endpoint,
+deployments, traffic and the token.
 
 Expected values are written out from their sources, not imported from the component, so a typo in
 the component fails here instead of in Azure: enum spellings and property names from the ARM schema
@@ -9,12 +10,12 @@ roles reference, the secret-injection syntax from the AzureML secret-injection h
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
-import pulumi
 import pytest
 
 from components.endpoint import (
@@ -24,16 +25,12 @@ from components.endpoint import (
     iso_seconds,
     openai_base_url,
 )
-from lib.naming import StackNames, role_assignment_name
+from lib.roles import role_assignment_name
 from lib.vllm_options import vllm_environment
-from settings import from_pulumi, load_settings
-from tests.conftest import BLUE_GREEN_WITH_MIRROR, STACKS, RunProgram, stack_entries
-from tools.offline import (
-    OFFLINE_SECRET_VALUE,
-    OFFLINE_SUBSCRIPTION_ID,
-    ProgramRun,
-    RecordedResource,
-)
+from settings import DeploymentSettings, parse_settings
+from tests.conftest import BLUE_GREEN_WITH_MIRROR
+from tests.support.components import declare
+from tools.offline import OFFLINE_SUBSCRIPTION_ID, ProgramRun, RecordedResource
 
 ENVIRONMENT = "azure-native:machinelearningservices:EnvironmentVersion"
 ENDPOINT = "azure-native:machinelearningservices:OnlineEndpoint"
@@ -47,6 +44,8 @@ DIGEST = "0123456789abcdef" * 4
 IMAGE = f"crtest.azurecr.io/vllm-azureml@sha256:{DIGEST}"
 OTHER_IMAGE = f"crtest.azurecr.io/vllm-azureml@sha256:{'fedcba9876543210' * 4}"
 WORKSPACE = "mlw-test"
+KEY_VAULT = "kv-test-4k2x9z"
+TOKEN = "hf_test_token_not_a_real_one"
 KEY_VAULT_SECRETS_USER = "4633458b-17de-408a-b874-0445c86b69e6"
 # Route.path in the ARM spec: an unanchored pattern that azure-native checks during preview.
 ROUTE_PATH_PATTERN = "[a-zA-Z0-9_]"
@@ -63,40 +62,50 @@ AUTOSCALED_BLUE_GREEN = [
 ]
 
 
-def serving(image_reference: str = IMAGE) -> Callable[[], None]:
-    """A program declaring only the serving path, wired as __main__.py wires it."""
+def deployments(raw: list[dict[str, Any]] | None = None) -> tuple[DeploymentSettings, ...]:
+    """Deployments as settings parse and validate them: the default one, or ``raw`` written as in
+    a stack file."""
+    return parse_settings(
+        {} if raw is None else {"deployments": raw}, "test", "westeurope"
+    ).deployments
 
-    def program() -> None:
-        settings = from_pulumi()
-        names = StackNames(settings, OFFLINE_SUBSCRIPTION_ID)
-        endpoint = ServingEndpoint(
-            "endpoint",
-            ServingEndpointArgs(
-                settings=settings,
-                names=names,
-                resource_group_name=names.resource_group,
-                workspace_name=WORKSPACE,
-                key_vault_name=names.key_vault,
-                image_reference=image_reference,
-            ),
-        )
-        pulumi.export("keyVaultName", names.key_vault)
-        pulumi.export("endpointName", endpoint.endpoint_name)
-        pulumi.export("endpointId", endpoint.endpoint_id)
-        pulumi.export("scoringUri", endpoint.scoring_uri)
-        pulumi.export("openaiBaseUrl", endpoint.openai_base_url)
-        pulumi.export("principalId", endpoint.principal_id)
-        pulumi.export("deployments", endpoint.deployment_ids)
-        pulumi.export("traffic", endpoint.traffic)
-        pulumi.export("hasPrimaryKey", endpoint.primary_key is not None)
+
+ARGS = ServingEndpointArgs(
+    endpoint_name="vllm-test-4k2x9z",
+    location="westeurope",
+    tags={"owner": "ml-team", "cost-center": "cc-1", "stack": "test"},
+    auth_mode="Key",
+    public_network_access="Enabled",
+    deployments=deployments(),
+    resource_group_name="rg-test",
+    workspace_name=WORKSPACE,
+    key_vault_name=KEY_VAULT,
+    image_reference=IMAGE,
+    hugging_face_token=None,
+)
+
+
+def declare_endpoint(preview: bool = True, **changes: Any) -> ProgramRun:
+    """The serving path alone, with ``ARGS`` changed by ``changes``; its outputs exported."""
+    args = dataclasses.replace(ARGS, **changes)
+
+    def build() -> dict[str, Any]:
+        endpoint = ServingEndpoint("endpoint", args)
+        outputs: dict[str, Any] = {
+            "endpointName": endpoint.endpoint_name,
+            "endpointId": endpoint.endpoint_id,
+            "scoringUri": endpoint.scoring_uri,
+            "openaiBaseUrl": endpoint.openai_base_url,
+            "principalId": endpoint.principal_id,
+            "deployments": endpoint.deployment_ids,
+            "traffic": endpoint.traffic,
+            "hasPrimaryKey": endpoint.primary_key is not None,
+        }
         if endpoint.primary_key is not None:
-            pulumi.export("primaryKey", endpoint.primary_key)
+            outputs["primaryKey"] = endpoint.primary_key
+        return outputs
 
-    return program
-
-
-def settings_for(stack: str, **overrides: Any):
-    return load_settings(stack_entries(stack, overrides), stack)
+    return declare(build, preview=preview)
 
 
 def seconds(duration: str) -> int:
@@ -129,18 +138,16 @@ def deployments_by_name(run: ProgramRun) -> dict[str, RecordedResource]:
 
 
 @pytest.fixture(params=["single", "blue-green"])
-def shape(request: pytest.FixtureRequest) -> dict[str, Any]:
-    """The stack's own deployment list, or a blue/green pair with mirror traffic."""
-    return {} if request.param == "single" else {"deployments": BLUE_GREEN_WITH_MIRROR}
+def shape(request: pytest.FixtureRequest) -> tuple[DeploymentSettings, ...]:
+    """One default deployment, or a blue/green pair with mirror traffic."""
+    return deployments() if request.param == "single" else deployments(BLUE_GREEN_WITH_MIRROR)
 
 
 # --- Environment ---------------------------------------------------------------------------------
 
 
-def test_environment_pins_the_image_and_routes_probes_and_scoring_to_vllm(
-    stack: str, run: RunProgram
-) -> None:
-    environment = run(stack, program=serving()).one(ENVIRONMENT)
+def test_environment_pins_the_image_and_routes_probes_and_scoring_to_vllm() -> None:
+    environment = declare_endpoint().one(ENVIRONMENT)
     assert environment.inputs["name"] == "vllm"
     assert environment.input("properties.image") == IMAGE
     assert environment.input("properties.osType") == "Linux"
@@ -154,36 +161,34 @@ def test_environment_pins_the_image_and_routes_probes_and_scoring_to_vllm(
     assert not re.search(ROUTE_PATH_PATTERN, "/")
 
 
-def test_environment_version_comes_from_the_digest(stack: str, run: RunProgram) -> None:
-    environment = run(stack, program=serving()).one(ENVIRONMENT)
+def test_environment_version_comes_from_the_digest() -> None:
+    environment = declare_endpoint().one(ENVIRONMENT)
     version = environment.inputs["version"]
     assert version.startswith(DIGEST[:12])
     assert re.fullmatch(r"[0-9a-f]{16}", version)
 
 
 def test_new_digest_makes_a_new_version_and_the_same_digest_changes_nothing(
-    stack: str, run: RunProgram
+    shape: tuple[DeploymentSettings, ...],
 ) -> None:
-    def snapshot(image: str) -> str:
-        program_run = run(stack, program=serving(image))
+    def snapshot(result: ProgramRun) -> str:
         return json.dumps(
-            sorted([r.type, r.name, r.inputs, r.dependencies] for r in program_run.resources),
+            sorted([r.type, r.name, r.inputs, r.dependencies] for r in result.resources),
             sort_keys=True,
             default=str,
         )
 
-    first, again, bumped = snapshot(IMAGE), snapshot(IMAGE), snapshot(OTHER_IMAGE)
-    assert first == again
-
-    before = run(stack, program=serving(IMAGE))
-    after = run(stack, program=serving(OTHER_IMAGE))
+    before = declare_endpoint(deployments=shape)
+    again = declare_endpoint(deployments=shape)
+    after = declare_endpoint(deployments=shape, image_reference=OTHER_IMAGE)
+    assert snapshot(before) == snapshot(again)
     old, new = before.one(ENVIRONMENT), after.one(ENVIRONMENT)
     assert old.inputs["version"] != new.inputs["version"]
     assert new.input("properties.image") == OTHER_IMAGE
     for name, deployment in deployments_by_name(after).items():
         assert deployment.input("properties.environmentId") == new.id
         assert deployments_by_name(before)[name].input("properties.environmentId") == old.id
-    assert first != bumped
+    assert snapshot(before) != snapshot(after)
 
 
 def test_environment_version_refuses_an_image_without_digest() -> None:
@@ -191,30 +196,34 @@ def test_environment_version_refuses_an_image_without_digest() -> None:
         environment_version("crtest.azurecr.io/vllm-azureml:v1")
 
 
+def test_old_environment_versions_are_kept_not_deleted() -> None:
+    result = declare_endpoint()
+    assert result.one(ENVIRONMENT).retain_on_delete
+    found = result.of_type(DEPLOYMENT)
+    assert found and not any(d.retain_on_delete for d in found)
+
+
 # --- Endpoint ------------------------------------------------------------------------------------
 
 
-def test_endpoint_identity_auth_and_network_follow_settings(stack: str, run: RunProgram) -> None:
-    settings = settings_for(stack)
-    program_run = run(stack, program=serving())
-    endpoint = program_run.one(ENDPOINT)
-    assert endpoint.inputs["endpointName"] == program_run.outputs["endpointName"]
-    assert re.fullmatch(r"[a-zA-Z][a-zA-Z0-9-]{1,30}[a-zA-Z0-9]", endpoint.inputs["endpointName"])
+@pytest.mark.parametrize(("auth_mode", "access"), [("Key", "Enabled"), ("AADToken", "Disabled")])
+def test_endpoint_identity_auth_and_network_follow_the_args(auth_mode: str, access: str) -> None:
+    result = declare_endpoint(auth_mode=auth_mode, public_network_access=access)
+    endpoint = result.one(ENDPOINT)
+    assert endpoint.inputs["endpointName"] == result.outputs["endpointName"] == ARGS.endpoint_name
     assert endpoint.inputs["workspaceName"] == WORKSPACE
-    assert endpoint.inputs["location"] == settings.location
+    assert endpoint.inputs["resourceGroupName"] == "rg-test"
+    assert endpoint.inputs["location"] == ARGS.location
     assert endpoint.input("identity.type") == "SystemAssigned"
-    assert endpoint.input("properties.authMode") == settings.auth_mode
-    assert endpoint.input("properties.authMode") in {"Key", "AADToken"}
-    assert (
-        endpoint.input("properties.publicNetworkAccess") == settings.endpoint_public_network_access
-    )
-    assert endpoint.inputs["tags"] == settings.tags
+    assert endpoint.input("properties.authMode") == auth_mode
+    assert endpoint.input("properties.publicNetworkAccess") == access
+    assert endpoint.inputs["tags"] == ARGS.tags
 
 
 def test_endpoint_is_created_without_traffic_and_never_plans_a_traffic_change(
-    stack: str, run: RunProgram, shape: dict[str, Any]
+    shape: tuple[DeploymentSettings, ...],
 ) -> None:
-    endpoint = run(stack, program=serving(), **shape).one(ENDPOINT)
+    endpoint = declare_endpoint(deployments=shape).one(ENDPOINT)
     # ARM refuses traffic naming a deployment that does not exist yet.
     assert "traffic" not in endpoint.inputs["properties"]
     assert "mirrorTraffic" not in endpoint.inputs["properties"]
@@ -223,39 +232,40 @@ def test_endpoint_is_created_without_traffic_and_never_plans_a_traffic_change(
     assert set(endpoint.ignore_changes) >= {"properties.traffic", "properties.mirrorTraffic"}
 
 
-def test_any_endpoint_update_is_followed_by_a_traffic_update(stack: str, run: RunProgram) -> None:
+def test_any_endpoint_update_is_followed_by_a_traffic_update() -> None:
     """An endpoint PUT carries no traffic, so whatever changes the endpoint must also change the
     traffic resource's inputs, and what does not change the endpoint must not touch traffic."""
 
-    def revision(**overrides: Any) -> str:
-        return run(stack, program=serving(), **overrides).one(TRAFFIC).inputs["endpoint_revision"]
+    def revision(**changes: Any) -> str:
+        return declare_endpoint(**changes).one(TRAFFIC).inputs["endpoint_revision"]
 
     baseline = revision()
     assert revision() == baseline
-    # Each of these changes the endpoint's declared inputs (network access, auth mode).
-    for overrides in (
-        {"endpointPublicNetworkAccess": "Disabled"},
-        {"authMode": "AADToken" if settings_for(stack).auth_mode == "Key" else "Key"},
+    # Each of these changes the endpoint's declared inputs (network access, auth mode, region).
+    for changes in (
+        {"public_network_access": "Disabled"},
+        {"auth_mode": "AADToken"},
+        {"location": "eastus2"},
     ):
-        assert revision(**overrides) != baseline, overrides
+        assert revision(**changes) != baseline, changes
     # A deployment change leaves the endpoint alone; so does a tag change, which the traffic
     # resource applies itself (next test).
-    assert revision(deployments=BLUE_GREEN_WITH_MIRROR) == baseline
-    assert revision(owner="another-team") == baseline
+    assert revision(deployments=deployments(BLUE_GREEN_WITH_MIRROR)) == baseline
+    assert revision(tags={**ARGS.tags, "owner": "another-team"}) == baseline
 
 
-def test_tag_changes_never_put_the_whole_endpoint(stack: str, run: RunProgram) -> None:
+def test_tag_changes_never_put_the_whole_endpoint() -> None:
     """Tags are set on the endpoint at creation and by the traffic resource afterwards, whose
     read-modify-PUT keeps live traffic; the endpoint itself ignores later tag changes."""
-    result = run(stack, program=serving(), owner="another-team")
-    endpoint = result.one("azure-native:machinelearningservices:OnlineEndpoint")
+    result = declare_endpoint(tags={**ARGS.tags, "owner": "another-team"})
+    endpoint = result.one(ENDPOINT)
     assert "tags" in endpoint.ignore_changes
     assert endpoint.input("tags")["owner"] == "another-team"
     assert result.one(TRAFFIC).inputs["tags"] == endpoint.input("tags")
 
 
-def test_outputs_point_openai_clients_at_the_endpoint_host(stack: str, run: RunProgram) -> None:
-    outputs = run(stack, program=serving()).outputs
+def test_outputs_point_openai_clients_at_the_endpoint_host() -> None:
+    outputs = declare_endpoint().outputs
     scoring = outputs["scoringUri"]
     host = re.match(r"https://([^/]+)/", scoring).group(1)  # type: ignore[union-attr]
     assert host.startswith(outputs["endpointName"] + ".")
@@ -264,15 +274,32 @@ def test_outputs_point_openai_clients_at_the_endpoint_host(stack: str, run: RunP
     assert re.fullmatch(r"[0-9a-f-]{36}", outputs["principalId"])
 
 
-def test_primary_key_is_a_secret_in_key_mode(stack: str, run: RunProgram) -> None:
-    key_mode = run(stack, program=serving(), authMode="Key")
+def test_primary_key_is_a_secret_in_key_mode() -> None:
+    key_mode = declare_endpoint(auth_mode="Key")
     assert key_mode.outputs["hasPrimaryKey"] is True
     assert key_mode.outputs["primaryKey"]
     assert "primaryKey" in key_mode.secret_outputs
 
 
-def test_there_is_no_primary_key_with_entra_id(stack: str, run: RunProgram) -> None:
-    assert run(stack, program=serving(), authMode="AADToken").outputs["hasPrimaryKey"] is False
+def test_there_is_no_primary_key_with_entra_id() -> None:
+    assert declare_endpoint(auth_mode="AADToken").outputs["hasPrimaryKey"] is False
+
+
+def test_a_real_preview_does_not_list_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pull-request previews run as a Reader, which may not call listKeys; `pulumi up` does."""
+    from lib import runtime
+    from tools.offline import UNKNOWN_OUTPUT
+
+    listing = "azure-native:machinelearningservices:listOnlineEndpointKeys"
+    deployed = declare_endpoint(preview=False)
+    assert listing in deployed.invokes
+    assert deployed.outputs["primaryKey"] == "offline-primary-key"
+
+    monkeypatch.setattr(runtime, "previewing_for_real", lambda: True)
+    previewed = declare_endpoint(preview=True)
+    assert listing not in previewed.invokes
+    assert previewed.outputs["primaryKey"] == UNKNOWN_OUTPUT
+    assert "primaryKey" in previewed.secret_outputs
 
 
 def test_openai_base_url_keeps_scheme_and_host_only() -> None:
@@ -285,38 +312,34 @@ def test_openai_base_url_keeps_scheme_and_host_only() -> None:
 # --- Deployments ---------------------------------------------------------------------------------
 
 
-def test_each_deployment_serves_its_settings(
-    stack: str, run: RunProgram, shape: dict[str, Any]
-) -> None:
-    settings = settings_for(stack, **shape)
-    program_run = run(stack, program=serving(), **shape)
-    endpoint = program_run.one(ENDPOINT)
-    environment = program_run.one(ENVIRONMENT)
-    deployments = deployments_by_name(program_run)
-    assert set(deployments) == {d.name for d in settings.deployments}
-    assert program_run.outputs["deployments"] == {name: d.id for name, d in deployments.items()}
-    for expected in settings.deployments:
-        deployment = deployments[expected.name]
+def test_each_deployment_serves_its_settings(shape: tuple[DeploymentSettings, ...]) -> None:
+    result = declare_endpoint(deployments=shape)
+    endpoint = result.one(ENDPOINT)
+    environment = result.one(ENVIRONMENT)
+    found = deployments_by_name(result)
+    assert set(found) == {d.name for d in shape}
+    assert result.outputs["deployments"] == {name: d.id for name, d in found.items()}
+    for expected in shape:
+        deployment = found[expected.name]
         properties = deployment.inputs["properties"]
         assert deployment.inputs["endpointName"] == endpoint.inputs["endpointName"]
         assert endpoint.urn in deployment.dependencies  # created after the endpoint
-        assert deployment.inputs["location"] == settings.location
+        assert deployment.inputs["location"] == ARGS.location
         assert properties["endpointComputeType"] == "Managed"
         assert properties["instanceType"] == expected.instance_type
         assert properties["environmentId"] == environment.id
         assert properties["environmentVariables"] == vllm_environment(expected)
         assert properties["appInsightsEnabled"] is True
         assert deployment.inputs["sku"] == {"name": "Default", "capacity": expected.instance_count}
-        assert deployment.inputs["tags"] == settings.tags
+        assert deployment.inputs["tags"] == ARGS.tags
 
 
 def test_concurrency_matches_vllm_batch_and_timeout_fits_reasoning(
-    stack: str, run: RunProgram, shape: dict[str, Any]
+    shape: tuple[DeploymentSettings, ...],
 ) -> None:
-    settings = settings_for(stack, **shape)
-    deployments = deployments_by_name(run(stack, program=serving(), **shape))
-    for expected in settings.deployments:
-        request = deployments[expected.name].input("properties.requestSettings")
+    found = deployments_by_name(declare_endpoint(deployments=shape))
+    for expected in shape:
+        request = found[expected.name].input("properties.requestSettings")
         assert request["maxConcurrentRequestsPerInstance"] == expected.vllm.max_num_seqs
         assert request["maxConcurrentRequestsPerInstance"] > 1  # the blog's 1 wastes the GPU
         timeout = seconds(request["requestTimeout"])
@@ -327,12 +350,11 @@ def test_concurrency_matches_vllm_batch_and_timeout_fits_reasoning(
 
 
 def test_probes_are_iso_durations_that_survive_a_fifteen_minute_cold_start(
-    stack: str, run: RunProgram, shape: dict[str, Any]
+    shape: tuple[DeploymentSettings, ...],
 ) -> None:
-    settings = settings_for(stack, **shape)
-    deployments = deployments_by_name(run(stack, program=serving(), **shape))
-    for expected in settings.deployments:
-        properties = deployments[expected.name].inputs["properties"]
+    found = deployments_by_name(declare_endpoint(deployments=shape))
+    for expected in shape:
+        properties = found[expected.name].inputs["properties"]
         # Unproven for managed deployments, so the other two must cover a cold start alone.
         assert "startupProbe" not in properties
         for key, probe_settings in (
@@ -352,69 +374,65 @@ def test_probes_are_iso_durations_that_survive_a_fifteen_minute_cold_start(
             assert budget == probe_settings.budget_seconds > FIFTEEN_MINUTES, key
 
 
-def test_egress_switch_is_never_sent(stack: str, run: RunProgram) -> None:
-    for network in ("AllowInternetOutbound", "AllowOnlyApprovedOutbound"):
-        for deployment in run(stack, program=serving(), managedNetwork=network).of_type(DEPLOYMENT):
-            assert "egressPublicNetworkAccess" not in deployment.inputs["properties"], network
+def test_egress_switch_is_never_sent(shape: tuple[DeploymentSettings, ...]) -> None:
+    # The workspace's managed network decides egress, whatever it is; the endpoint never sends
+    # the legacy, immutable switch.
+    found = declare_endpoint(deployments=shape).of_type(DEPLOYMENT)
+    assert found
+    for deployment in found:
+        assert "egressPublicNetworkAccess" not in deployment.inputs["properties"]
 
 
-def test_deployments_wait_long_enough_for_a_gpu_cold_start(stack: str, run: RunProgram) -> None:
-    for deployment in run(stack, program=serving()).of_type(DEPLOYMENT):
+def test_deployments_wait_long_enough_for_a_gpu_cold_start() -> None:
+    for deployment in declare_endpoint().of_type(DEPLOYMENT):
         timeouts = deployment.custom_timeouts
         assert minutes(timeouts["create"]) >= 60
         assert minutes(timeouts["update"]) >= 60
 
 
-def test_sku_is_left_to_autoscale_only_where_autoscale_is_on(run: RunProgram) -> None:
-    for stack in STACKS:
-        for shape in ({}, {"deployments": AUTOSCALED_BLUE_GREEN}):
-            settings = settings_for(stack, **shape)
-            deployments = deployments_by_name(run(stack, program=serving(), **shape))
-            for expected in settings.deployments:
-                ignored = deployments[expected.name].ignore_changes
-                if expected.autoscale.enabled:
-                    assert ignored == ["sku.capacity"], (stack, expected.name)
-                else:
-                    assert ignored == [], (stack, expected.name)
-    # The committed stacks cover both cases.
-    assert settings_for("prod").autoscaled_deployments
-    assert not settings_for("dev").autoscaled_deployments
+def test_sku_is_left_to_autoscale_only_where_autoscale_is_on() -> None:
+    shape = deployments(AUTOSCALED_BLUE_GREEN)
+    # Both cases in one endpoint: blue autoscales, green does not.
+    assert [d.autoscale.enabled for d in shape] == [True, False]
+    found = deployments_by_name(declare_endpoint(deployments=shape))
+    for expected in shape:
+        ignored = found[expected.name].ignore_changes
+        assert ignored == (["sku.capacity"] if expected.autoscale.enabled else []), expected.name
 
 
 # --- Traffic -------------------------------------------------------------------------------------
 
 
 def test_traffic_is_set_after_every_deployment_on_this_endpoint(
-    stack: str, run: RunProgram, shape: dict[str, Any]
+    shape: tuple[DeploymentSettings, ...],
 ) -> None:
-    settings = settings_for(stack, **shape)
-    program_run = run(stack, program=serving(), **shape)
-    traffic = program_run.one(TRAFFIC)
-    endpoint = program_run.one(ENDPOINT)
+    result = declare_endpoint(deployments=shape)
+    traffic = result.one(TRAFFIC)
+    endpoint = result.one(ENDPOINT)
     assert traffic.inputs["endpoint_id"] == endpoint.id
     assert "/onlineEndpoints/" in traffic.inputs["endpoint_id"]
     assert traffic.inputs["api_version"] == "2025-12-01"
-    assert traffic.inputs["traffic"] == {d.name: d.traffic for d in settings.deployments}
+    assert traffic.inputs["traffic"] == {d.name: d.traffic for d in shape}
     assert sum(traffic.inputs["traffic"].values()) == 100
     assert traffic.inputs["mirror_traffic"] == {
-        d.name: d.mirror_traffic for d in settings.deployments if d.mirror_traffic
+        d.name: d.mirror_traffic for d in shape if d.mirror_traffic
     }
-    for deployment in program_run.of_type(DEPLOYMENT):
+    for deployment in result.of_type(DEPLOYMENT):
         assert deployment.urn in traffic.dependencies
-    assert program_run.outputs["traffic"] == traffic.inputs["traffic"]
+    assert result.outputs["traffic"] == traffic.inputs["traffic"]
 
 
-def test_blue_green_mirror_goes_to_the_idle_deployment(stack: str, run: RunProgram) -> None:
-    traffic = run(stack, program=serving(), deployments=BLUE_GREEN_WITH_MIRROR).one(TRAFFIC)
+def test_blue_green_mirror_goes_to_the_idle_deployment() -> None:
+    traffic = declare_endpoint(deployments=deployments(BLUE_GREEN_WITH_MIRROR)).one(TRAFFIC)
     assert traffic.inputs["traffic"] == {"blue": 100, "green": 0}
     assert traffic.inputs["mirror_traffic"] == {"green": 20}
 
 
-def test_shifted_traffic_changes_only_the_traffic_resource(stack: str, run: RunProgram) -> None:
+def test_shifted_traffic_changes_only_the_traffic_resource() -> None:
     shifted = [dict(item) for item in BLUE_GREEN_WITH_MIRROR]
     shifted[0]["traffic"], shifted[1]["traffic"], shifted[1]["mirrorTraffic"] = 10, 90, 0
-    before = run(stack, program=serving(), deployments=BLUE_GREEN_WITH_MIRROR)
-    after = run(stack, program=serving(), deployments=shifted)
+    before = declare_endpoint(deployments=deployments(BLUE_GREEN_WITH_MIRROR))
+    after = declare_endpoint(deployments=deployments(shifted))
     old = {(r.type, r.name): r.inputs for r in before.resources}
     new = {(r.type, r.name): r.inputs for r in after.resources}
     assert set(old) == set(new)
@@ -430,28 +448,22 @@ def test_shifted_traffic_changes_only_the_traffic_resource(stack: str, run: RunP
 
 # --- Hugging Face token --------------------------------------------------------------------------
 
-TOKEN = {"huggingFaceToken": {"secure": "v1:encrypted-in-the-stack-file"}}
 
-
-def test_token_is_stored_in_the_key_vault_as_a_secret(stack: str, run: RunProgram) -> None:
-    program_run = run(stack, program=serving(), **TOKEN)
-    secret = program_run.one(SECRET)
-    assert secret.inputs["vaultName"] == program_run.outputs["keyVaultName"]
-    assert (
-        secret.inputs["resourceGroupName"] == program_run.one(ENDPOINT).inputs["resourceGroupName"]
-    )
+def test_token_is_stored_in_the_key_vault_as_a_secret() -> None:
+    result = declare_endpoint(hugging_face_token=TOKEN)
+    secret = result.one(SECRET)
+    assert secret.inputs["vaultName"] == KEY_VAULT
+    assert secret.inputs["resourceGroupName"] == result.one(ENDPOINT).inputs["resourceGroupName"]
     assert secret.inputs["secretName"] == "hugging-face-token"
-    assert secret.input("properties.value") == OFFLINE_SECRET_VALUE
+    assert secret.input("properties.value") == TOKEN
     assert secret.is_secret("properties.value")
 
 
-def test_endpoint_identity_may_read_that_one_secret_and_nothing_else(
-    stack: str, run: RunProgram
-) -> None:
-    program_run = run(stack, program=serving(), **TOKEN)
-    secret = program_run.one(SECRET)
-    (grant,) = program_run.of_type(ROLE_ASSIGNMENT)
-    principal = program_run.outputs["principalId"]
+def test_endpoint_identity_may_read_that_one_secret_and_nothing_else() -> None:
+    result = declare_endpoint(hugging_face_token=TOKEN)
+    secret = result.one(SECRET)
+    (grant,) = result.of_type(ROLE_ASSIGNMENT)
+    principal = result.outputs["principalId"]
     assert grant.inputs["scope"] == secret.id
     assert grant.inputs["principalId"] == principal
     assert grant.inputs["principalType"] == "ServicePrincipal"
@@ -465,48 +477,52 @@ def test_endpoint_identity_may_read_that_one_secret_and_nothing_else(
 
 
 def test_deployments_reference_the_secret_version_and_wait_for_the_grant(
-    stack: str, run: RunProgram, shape: dict[str, Any]
+    shape: tuple[DeploymentSettings, ...],
 ) -> None:
-    program_run = run(stack, program=serving(), **TOKEN, **shape)
-    secret = program_run.one(SECRET)
-    (grant,) = program_run.of_type(ROLE_ASSIGNMENT)
+    result = declare_endpoint(hugging_face_token=TOKEN, deployments=shape)
+    secret = result.one(SECRET)
+    (grant,) = result.of_type(ROLE_ASSIGNMENT)
     versioned = secret.outputs["properties"]["secretUriWithVersion"]
     assert re.fullmatch(
         r"https://[^/]+\.vault\.azure\.net/secrets/hugging-face-token/\w+", versioned
     )
-    for deployment in program_run.of_type(DEPLOYMENT):
+    for deployment in result.of_type(DEPLOYMENT):
         environment = deployment.input("properties.environmentVariables")
         assert environment["HF_TOKEN"] == "${{keyvault:" + versioned + "}}"
         assert grant.urn in deployment.dependencies
 
 
-def test_token_plaintext_appears_only_in_the_secret_value(stack: str, run: RunProgram) -> None:
-    program_run = run(stack, program=serving(), **TOKEN, deployments=BLUE_GREEN_WITH_MIRROR)
+def test_token_plaintext_appears_only_in_the_secret_value() -> None:
+    result = declare_endpoint(
+        hugging_face_token=TOKEN, deployments=deployments(BLUE_GREEN_WITH_MIRROR)
+    )
     found = [
         (resource.type, path, resource.is_secret(path))
-        for resource in program_run.resources
+        for resource in result.resources
         for path, value in walk(resource.inputs)
-        if isinstance(value, str) and OFFLINE_SECRET_VALUE in value
+        if isinstance(value, str) and TOKEN in value
     ]
     assert found == [(SECRET, "properties.value", True)]
-    assert OFFLINE_SECRET_VALUE not in json.dumps(program_run.outputs, default=str)
+    assert TOKEN not in json.dumps(result.outputs, default=str)
 
 
-def test_without_a_token_there_is_no_secret_grant_or_reference(stack: str, run: RunProgram) -> None:
-    program_run = run(stack, program=serving())
-    assert program_run.of_type(SECRET) == []
-    assert program_run.of_type(ROLE_ASSIGNMENT) == []
-    for deployment in program_run.of_type(DEPLOYMENT):
+def test_without_a_token_there_is_no_secret_grant_or_reference() -> None:
+    result = declare_endpoint()
+    assert result.of_type(SECRET) == []
+    assert result.of_type(ROLE_ASSIGNMENT) == []
+    for deployment in result.of_type(DEPLOYMENT):
         assert "HF_TOKEN" not in deployment.input("properties.environmentVariables")
 
 
 # --- Shape ---------------------------------------------------------------------------------------
 
 
-def test_every_resource_is_a_named_child_of_the_component(stack: str, run: RunProgram) -> None:
-    program_run = run(stack, program=serving(), **TOKEN, deployments=BLUE_GREEN_WITH_MIRROR)
-    component = program_run.one(COMPONENT)
-    children = [r for r in program_run.resources if r is not component]
+def test_every_resource_is_a_named_child_of_the_component() -> None:
+    result = declare_endpoint(
+        hugging_face_token=TOKEN, deployments=deployments(BLUE_GREEN_WITH_MIRROR)
+    )
+    component = result.one(COMPONENT)
+    children = [r for r in result.resources if r is not component]
     assert {r.type for r in children} == {
         ENVIRONMENT,
         ENDPOINT,
@@ -518,7 +534,7 @@ def test_every_resource_is_a_named_child_of_the_component(stack: str, run: RunPr
     for resource in children:
         assert resource.parent == component.urn, resource.name
         assert resource.name.startswith("endpoint-"), resource.name
-    assert {d.name for d in program_run.of_type(DEPLOYMENT)} == {"endpoint-blue", "endpoint-green"}
+    assert {d.name for d in result.of_type(DEPLOYMENT)} == {"endpoint-blue", "endpoint-green"}
 
 
 def test_iso_seconds_spells_arm_durations() -> None:
@@ -526,33 +542,3 @@ def test_iso_seconds_spells_arm_durations() -> None:
     assert seconds(iso_seconds(600)) == 600
     with pytest.raises(ValueError):
         iso_seconds(-1)
-
-
-def test_committed_stacks_parse(stack: str) -> None:
-    assert settings_for(stack).deployments
-
-
-def test_old_environment_versions_are_kept_not_deleted(stack_run) -> None:
-    environment = stack_run.one("azure-native:machinelearningservices:EnvironmentVersion")
-    assert environment.retain_on_delete
-    deployments = stack_run.of_type("azure-native:machinelearningservices:OnlineDeployment")
-    assert deployments and not any(d.retain_on_delete for d in deployments)
-
-
-def test_a_real_preview_does_not_list_keys(
-    run: RunProgram, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Pull-request previews run as a Reader, which may not call listKeys; `pulumi up` does."""
-    from lib import runtime
-    from tools.offline import UNKNOWN_OUTPUT
-
-    listing = "azure-native:machinelearningservices:listOnlineEndpointKeys"
-    deployed = run("dev", preview=False)
-    assert listing in deployed.invokes
-    assert deployed.outputs["primaryKey"] == "offline-primary-key"
-
-    monkeypatch.setattr(runtime, "previewing_for_real", lambda: True)
-    previewed = run("dev", preview=True)
-    assert listing not in previewed.invokes
-    assert previewed.outputs["primaryKey"] == UNKNOWN_OUTPUT
-    assert "primaryKey" in previewed.secret_outputs

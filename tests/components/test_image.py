@@ -4,6 +4,7 @@ and the Entra ID -> ACR token exchange over real HTTP."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import re
 import subprocess
@@ -33,10 +34,10 @@ from lib.acr_token import (
     RegistryLoginError,
     exchange_refresh_token,
 )
-from lib.naming import StackNames
-from settings import DEFAULT_BASE_IMAGE, from_pulumi
+from settings import DEFAULT_BASE_IMAGE
 from tests.conftest import RunProgram
-from tools.offline import AzureMocks
+from tests.support.components import declare
+from tools.offline import AzureMocks, ProgramRun
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "docker" / "Dockerfile"
@@ -118,32 +119,37 @@ def test_nothing_in_the_repository_pins_a_moving_tag() -> None:
 # --- The component under mocks -------------------------------------------------------------------
 
 
-def image_program() -> None:
-    """The image component with the stack's settings and a registry, as __main__.py wires it."""
-    settings = from_pulumi()
-    names = StackNames(settings, "00000000-0000-0000-0000-000000000000")
-    registry = containerregistry.Registry(
-        "registry",
-        registry_name=REGISTRY_NAME,
-        resource_group_name="rg-test",
-        sku=containerregistry.SkuArgs(name="Premium"),
-        admin_user_enabled=False,
-    )
-    image = VllmImage(
-        "vllm-image",
-        VllmImageArgs(
-            settings=settings,
-            names=names,
+def declare_image(preview: bool = True, **changes: Any) -> ProgramRun:
+    """The image component, building into a registry declared beside it; ``changes`` replace
+    its args (the default base image, imported with importImage)."""
+
+    def build() -> dict[str, Any]:
+        registry = containerregistry.Registry(
+            "registry",
+            registry_name=REGISTRY_NAME,
+            resource_group_name="rg-test",
+            sku=containerregistry.SkuArgs(name="Premium"),
+            admin_user_enabled=False,
+        )
+        args = VllmImageArgs(
+            base_image=DEFAULT_BASE_IMAGE,
+            base_image_source="importImage",
+            docker_hub_credential_set=None,
+            repository="vllm-azureml",
             resource_group_name="rg-test",
             registry_name=registry.name,
             registry_login_server=registry.login_server,
             registry_id=registry.id,
-        ),
-    )
-    pulumi.export("imageReference", image.image_reference)
-    pulumi.export("digest", image.digest)
-    pulumi.export("baseImageReference", image.base_image_reference)
-    pulumi.export("registryId", registry.id)
+        )
+        image = VllmImage("vllm-image", dataclasses.replace(args, **changes))
+        return {
+            "imageReference": image.image_reference,
+            "digest": image.digest,
+            "baseImageReference": image.base_image_reference,
+            "registryId": registry.id,
+        }
+
+    return declare(build, preview=preview)
 
 
 @pytest.fixture
@@ -174,9 +180,9 @@ def no_token_fetch(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 def test_builds_docker_for_linux_amd64_from_the_registry_copy(
-    run: RunProgram, no_token_fetch: list[str]
+    no_token_fetch: list[str],
 ) -> None:
-    result = run("dev", program=image_program)
+    result = declare_image()
     image = result.one(IMAGE)
     imported = result.one(IMPORT)
     assert image.input("build.platform") == "linux/amd64"
@@ -198,8 +204,8 @@ def test_builds_docker_for_linux_amd64_from_the_registry_copy(
     )
 
 
-def test_image_reference_is_the_pushed_digest(run: RunProgram, no_token_fetch: list[str]) -> None:
-    result = run("dev", program=image_program)
+def test_image_reference_is_the_pushed_digest(no_token_fetch: list[str]) -> None:
+    result = declare_image()
     reference = result.outputs["imageReference"]
     assert re.fullmatch(rf"{re.escape(LOGIN_SERVER)}/vllm-azureml@sha256:[0-9a-f]{{64}}", reference)
     assert reference == result.one(IMAGE).outputs["repoDigest"]
@@ -207,10 +213,10 @@ def test_image_reference_is_the_pushed_digest(run: RunProgram, no_token_fetch: l
 
 
 def test_push_uses_an_entra_token_never_an_admin_credential(
-    run: RunProgram, invokes: list[str], no_token_fetch: list[str]
+    invokes: list[str], no_token_fetch: list[str]
 ) -> None:
     for preview in (True, False):
-        result = run("dev", preview=preview, program=image_program)
+        result = declare_image(preview=preview)
         image = result.one(IMAGE)
         assert image.input("registry.server") == LOGIN_SERVER
         assert image.input("registry.username") == NULL_GUID_USERNAME
@@ -223,7 +229,7 @@ def test_push_uses_an_entra_token_never_an_admin_credential(
 
 
 def test_a_real_deployment_exchanges_a_token_after_the_import(
-    run: RunProgram, monkeypatch: pytest.MonkeyPatch
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     exchanged: list[str] = []
 
@@ -233,7 +239,7 @@ def test_a_real_deployment_exchanges_a_token_after_the_import(
 
     monkeypatch.setattr(runtime, "deploying_for_real", lambda: True)
     monkeypatch.setattr(acr_token, "exchange_refresh_token", exchange)
-    result = run("dev", preview=False, program=image_program)
+    result = declare_image(preview=False)
     image = result.one(IMAGE)
     assert exchanged == [LOGIN_SERVER]
     assert image.input("registry.password") == "acr-refresh-token"
@@ -254,13 +260,10 @@ def test_offline_runs_are_not_real_deployments(run: RunProgram) -> None:
 
 
 def test_cache_rule_route_builds_from_the_cached_repository(
-    run: RunProgram, no_token_fetch: list[str]
+    no_token_fetch: list[str],
 ) -> None:
-    result = run(
-        "dev",
-        program=image_program,
-        baseImageSource="cacheRule",
-        dockerHubCredentialSet="dockerhub-creds",
+    result = declare_image(
+        base_image_source="cacheRule", docker_hub_credential_set="dockerhub-creds"
     )
     assert result.of_type(IMPORT) == []
     rule = result.one(CACHE_RULE)
@@ -275,8 +278,8 @@ def test_cache_rule_route_builds_from_the_cached_repository(
     assert rule.urn in image.dependencies
 
 
-def test_same_inputs_give_the_same_image_name(run: RunProgram, no_token_fetch: list[str]) -> None:
-    names = {run("dev", program=image_program).one(IMAGE).input("imageName") for _ in range(2)}
+def test_same_inputs_give_the_same_image_name(no_token_fetch: list[str]) -> None:
+    names = {declare_image().one(IMAGE).input("imageName") for _ in range(2)}
     assert len(names) == 1
 
 
@@ -391,9 +394,9 @@ def test_a_login_without_push_rights_names_the_role(registry_server) -> None:
         exchange_refresh_token(LOGIN_SERVER, credential=_Credential(_jwt({})), base_url=url)
 
 
-def test_the_image_does_not_depend_on_where_the_repository_was_cloned(run: RunProgram) -> None:
+def test_the_image_does_not_depend_on_where_the_repository_was_cloned() -> None:
     """Build arguments come from docker/ and the settings only: a fork, a CI checkout and a laptop
     build the same image, so a second `pulumi up` from elsewhere rolls nothing."""
-    arguments = run("dev", program=image_program).one(IMAGE).input("build.args")
+    arguments = declare_image().one(IMAGE).input("build.args")
     assert set(arguments) == {"BASE_IMAGE", "BASE_NAME", "BASE_DIGEST", "REVISION"}
     assert "SOURCE_URL" not in (ROOT / "docker" / "Dockerfile").read_text()

@@ -1,39 +1,29 @@
-"""The workspace component under mocks, for every committed stack: its security properties (and
-that each configurable one follows its setting), role assignments, tags, protection and names."""
+"""The workspace component under mocks, declared with args written out here: its security
+properties (and that each configurable one follows its arg), the deployer's role, tags, protection
+and outputs. How each stack's settings reach these args is tests/test_wiring.py's job."""
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import inspect
-import json
 import re
-from collections.abc import Callable
 from typing import Any
 
-import pulumi
 import pytest
-from pulumi_azure_native import authorization, keyvault
+from pulumi_azure_native import keyvault
 
 from components.workspace import (
     BLOB_SOFT_DELETE_DAYS,
-    KEY_VAULT_SECRETS_OFFICER_ROLE,
-    KEY_VAULT_SECRETS_USER_ROLE,
     OUTBOUND_RULE_NAME_PATTERN,
     MlWorkspace,
     MlWorkspaceArgs,
-    assign_role,
+    WorkspaceNames,
     outbound_rule_name,
-    role_definition_id,
 )
-from lib.naming import StackNames, role_assignment_name
-from settings import Settings, from_pulumi, load_settings
-from tests.conftest import RunProgram, stack_entries
-from tools.offline import (
-    OFFLINE_OBJECT_ID,
-    OFFLINE_SUBSCRIPTION_ID,
-    OFFLINE_TENANT_ID,
-    ProgramRun,
-)
+from lib.roles import role_assignment_name
+from tests.support.components import declare, outputs_of
+from tools.offline import OFFLINE_SUBSCRIPTION_ID, ProgramRun
 
 RESOURCE_GROUP = "azure-native:resources:ResourceGroup"
 LOG_ANALYTICS = "azure-native:operationalinsights:Workspace"
@@ -45,12 +35,10 @@ REGISTRY = "azure-native:containerregistry:Registry"
 WORKSPACE = "azure-native:machinelearningservices:Workspace"
 DIAGNOSTICS = "azure-native:monitor:DiagnosticSetting"
 ROLE_ASSIGNMENT = "azure-native:authorization:RoleAssignment"
-# Built-in role GUIDs, written out from Azure's built-in roles reference (not imported from the
-# code under test, so a wrong constant there fails here).
-KEY_VAULT_SECRETS_USER = "4633458b-17de-408a-b874-0445c86b69e6"
-KEY_VAULT_SECRETS_OFFICER = "b86a8fe4-44ce-4948-aee5-eccb2c155cd7"
-STORAGE_BLOB_DATA_READER = "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"
 SECRET = "azure-native:keyvault:Secret"
+# Built-in role GUID, written out from Azure's built-in roles reference (not imported from the
+# code under test, so a wrong constant there fails here).
+KEY_VAULT_SECRETS_OFFICER = "b86a8fe4-44ce-4948-aee5-eccb2c155cd7"
 
 OUTPUTS = (
     "resource_group_name",
@@ -68,52 +56,54 @@ OUTPUTS = (
     "application_insights_id",
 )
 GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
-# A Pulumi secret from the stack file, as the CLI would hand it over (encrypted).
-TOKEN = {"secure": "AAABAHuggingFaceTokenCiphertext"}
+TENANT = "11111111-0000-0000-0000-000000000001"
+DEPLOYER = "22222222-0000-0000-0000-000000000002"
+HOSTS = ("huggingface.co", "cdn-lfs.hf.co")
+
+# Values chosen to differ from the settings' defaults, so a pass-through is told from a constant.
+ARGS = MlWorkspaceArgs(
+    project="vllm-azureml",
+    stack="test",
+    location="westeurope",
+    tags={"owner": "ml-team", "cost-center": "cc-1", "data-classification": "internal"},
+    names=WorkspaceNames(
+        resource_group="rg-test",
+        log_analytics="log-test",
+        application_insights="appi-test",
+        storage_account="sttest4k2x9z",
+        key_vault="kv-test-4k2x9z",
+        registry="crtest4k2x9z",
+        workspace="mlw-test",
+    ),
+    create_resource_group=True,
+    tenant_id=TENANT,
+    protect_resources=True,
+    log_retention_days=45,
+    key_vault_retention_days=21,
+    key_vault_purge_protection=True,
+    registry_sku="Premium",
+    public_network_access="Disabled",
+    managed_network="AllowOnlyApprovedOutbound",
+    outbound_fqdns=HOSTS,
+    firewall_sku="Standard",
+    secrets_officer_principal_id=None,
+    secrets_officer_principal_type="User",
+)
 
 
-def workspace_program(also: Callable[[MlWorkspace], None] | None = None) -> Callable[[], None]:
-    """A program declaring only the workspace, wired as __main__.py wires it."""
-
-    def program() -> None:
-        settings = from_pulumi()
-        client = authorization.get_client_config_output()
-        names = StackNames(settings, client.subscription_id)
-        workspace = MlWorkspace(
-            "workspace",
-            MlWorkspaceArgs(
-                settings=settings,
-                names=names,
-                tenant_id=client.tenant_id,
-                deployer_principal_id=client.object_id,
-            ),
-        )
-        for output in OUTPUTS:
-            pulumi.export(output, getattr(workspace, output))
-        if also is not None:
-            also(workspace)
-
-    return program
-
-
-def settings_of(stack: str, **overrides: Any) -> Settings:
-    return load_settings(stack_entries(stack, overrides), stack)
-
-
-@pytest.fixture
-def workspace_run(run: RunProgram) -> Callable[..., ProgramRun]:
-    def _run(stack: str, **overrides: Any) -> ProgramRun:
-        return run(stack, program=workspace_program(), **overrides)
-
-    return _run
+def declare_workspace(**changes: Any) -> ProgramRun:
+    """The workspace alone, with ``ARGS`` changed by ``changes``; its outputs exported."""
+    args = dataclasses.replace(ARGS, **changes)
+    return declare(lambda: outputs_of(MlWorkspace("workspace", args), OUTPUTS))
 
 
 # --- Storage ---------------------------------------------------------------------------------------
 
 
-def test_storage_accepts_only_entra_id_over_tls_1_2(stack: str, workspace_run) -> None:
-    result = workspace_run(stack)
+def test_storage_accepts_only_entra_id_over_tls_1_2() -> None:
+    result = declare_workspace()
     account = result.one(STORAGE)
+    assert account.input("accountName") == ARGS.names.storage_account
     assert account.input("allowSharedKeyAccess") is False
     assert account.input("allowBlobPublicAccess") is False
     assert account.input("enableHttpsTrafficOnly") is True
@@ -126,8 +116,8 @@ def test_storage_accepts_only_entra_id_over_tls_1_2(stack: str, workspace_run) -
     assert result.one(WORKSPACE).input("systemDatastoresAuthMode") == "Identity"
 
 
-def test_blob_soft_delete_is_on_for_the_workspace_storage(stack: str, workspace_run) -> None:
-    result = workspace_run(stack)
+def test_blob_soft_delete_is_on_for_the_workspace_storage() -> None:
+    result = declare_workspace()
     account, service = result.one(STORAGE), result.one(BLOB_SERVICE)
     assert service.input("accountName") == account.input("accountName")
     assert service.input("blobServicesName") == "default"
@@ -143,65 +133,50 @@ def test_blob_soft_delete_is_on_for_the_workspace_storage(stack: str, workspace_
 # --- Key Vault -------------------------------------------------------------------------------------
 
 
-def test_key_vault_is_rbac_only_with_soft_delete(stack: str, workspace_run) -> None:
-    settings = settings_of(stack)
-    vault = workspace_run(stack).one(VAULT)
+def test_key_vault_is_rbac_only_with_soft_delete() -> None:
+    vault = declare_workspace().one(VAULT)
+    assert vault.input("vaultName") == ARGS.names.key_vault
     assert vault.input("properties.enableRbacAuthorization") is True
     assert vault.input("properties.accessPolicies") == []
     assert vault.input("properties.enableSoftDelete") is True
-    assert vault.input("properties.softDeleteRetentionInDays") == settings.key_vault_retention_days
-    assert vault.input("properties.tenantId") == OFFLINE_TENANT_ID
+    assert vault.input("properties.softDeleteRetentionInDays") == ARGS.key_vault_retention_days
+    assert vault.input("properties.tenantId") == TENANT
     assert vault.input("properties.sku") == {"family": "A", "name": "standard"}
     for service in ("Deployment", "DiskEncryption", "TemplateDeployment"):
         assert vault.input(f"properties.enabledFor{service}") is False
 
 
-@pytest.mark.parametrize(
-    ("stack", "overrides", "expected"),
-    [
-        ("prod", {}, True),
-        ("dev", {}, None),
-        ("dev", {"keyVaultPurgeProtection": True}, True),
-        ("prod", {"keyVaultPurgeProtection": False}, None),
-    ],
-)
-def test_purge_protection_follows_the_setting_and_is_never_sent_as_false(
-    workspace_run, stack: str, overrides: dict[str, Any], expected: bool | None
+@pytest.mark.parametrize(("purge_protection", "expected"), [(True, True), (False, None)])
+def test_purge_protection_follows_its_arg_and_is_never_sent_as_false(
+    purge_protection: bool, expected: bool | None
 ) -> None:
-    properties = workspace_run(stack, **overrides).one(VAULT).input("properties")
+    result = declare_workspace(key_vault_purge_protection=purge_protection)
+    properties = result.one(VAULT).input("properties")
     # ARM refuses enablePurgeProtection=false, so "off" means the key is absent.
-    assert properties.get("enablePurgeProtection") is expected
-    assert "enablePurgeProtection" in properties or expected is None
-
-
-def test_key_vault_retention_follows_the_setting(workspace_run) -> None:
-    vault = workspace_run("dev", keyVaultRetentionDays=30).one(VAULT)
-    assert vault.input("properties.softDeleteRetentionInDays") == 30
+    assert properties.get("enablePurgeProtection", "absent") == (
+        "absent" if expected is None else expected
+    )
 
 
 # --- Registry --------------------------------------------------------------------------------------
 
 
-def test_registry_has_no_admin_user_and_no_anonymous_pull(stack: str, workspace_run) -> None:
-    registry = workspace_run(stack).one(REGISTRY)
+@pytest.mark.parametrize("sku", ["Premium", "Standard"])
+def test_registry_has_no_admin_user_no_anonymous_pull_and_its_sku(sku: str) -> None:
+    registry = declare_workspace(registry_sku=sku, managed_network="Disabled").one(REGISTRY)
+    assert registry.input("registryName") == ARGS.names.registry
     assert registry.input("adminUserEnabled") is False
     assert registry.input("anonymousPullEnabled") is False
-    assert registry.input("sku.name") == settings_of(stack).registry_sku
-
-
-def test_registry_sku_follows_the_setting(workspace_run) -> None:
-    registry = workspace_run("dev", registrySku="Standard", managedNetwork="Disabled").one(REGISTRY)
-    assert registry.input("sku.name") == "Standard"
+    assert registry.input("sku.name") == sku
 
 
 # --- Workspace -------------------------------------------------------------------------------------
 
 
-def test_workspace_has_its_own_identity_and_is_linked_to_its_dependencies(
-    stack: str, workspace_run
-) -> None:
-    result = workspace_run(stack)
+def test_workspace_has_its_own_identity_and_is_linked_to_its_dependencies() -> None:
+    result = declare_workspace()
     workspace = result.one(WORKSPACE)
+    assert workspace.input("workspaceName") == ARGS.names.workspace
     assert workspace.input("identity") == {"type": "SystemAssigned"}
     assert workspace.input("v1LegacyMode") is False
     assert workspace.input("kind") == "Default"
@@ -209,20 +184,19 @@ def test_workspace_has_its_own_identity_and_is_linked_to_its_dependencies(
     assert workspace.input("keyVault") == result.one(VAULT).id
     assert workspace.input("applicationInsights") == result.one(APP_INSIGHTS).id
     assert workspace.input("containerRegistry") == result.one(REGISTRY).id
-    assert workspace.input("location") == settings_of(stack).location
+    assert workspace.input("location") == ARGS.location
+    assert workspace.input("friendlyName") == "vllm-azureml (test)"
 
 
 @pytest.mark.parametrize("access", ["Enabled", "Disabled"])
-def test_public_network_access_follows_the_setting(workspace_run, access: str) -> None:
-    workspace = workspace_run("prod", publicNetworkAccess=access).one(WORKSPACE)
+def test_public_network_access_follows_its_arg(access: str) -> None:
+    workspace = declare_workspace(public_network_access=access).one(WORKSPACE)
     assert workspace.input("publicNetworkAccess") == access
 
 
 @pytest.mark.parametrize("mode", ["Disabled", "AllowInternetOutbound", "AllowOnlyApprovedOutbound"])
-def test_outbound_rules_exist_only_when_only_approved_outbound_is_allowed(
-    workspace_run, mode: str
-) -> None:
-    workspace = workspace_run("prod", managedNetwork=mode).one(WORKSPACE)
+def test_outbound_rules_exist_only_when_only_approved_outbound_is_allowed(mode: str) -> None:
+    workspace = declare_workspace(managed_network=mode).one(WORKSPACE)
     network = workspace.input("managedNetwork")
     assert network["isolationMode"] == mode
     # Online deployments need the managed network provisioned before they are created.
@@ -232,9 +206,7 @@ def test_outbound_rules_exist_only_when_only_approved_outbound_is_allowed(
         assert "firewallSku" not in network
         return
     rules = network["outboundRules"]
-    assert sorted(rule["destination"] for rule in rules.values()) == sorted(
-        settings_of("prod").outbound_fqdns
-    )
+    assert sorted(rule["destination"] for rule in rules.values()) == sorted(HOSTS)
     for rule_name, rule in rules.items():
         assert OUTBOUND_RULE_NAME_PATTERN.match(rule_name), rule_name
         assert rule["type"] == "FQDN"
@@ -242,23 +214,14 @@ def test_outbound_rules_exist_only_when_only_approved_outbound_is_allowed(
     assert network["firewallSku"] == "Standard"
 
 
-def test_default_stacks_choose_their_documented_network_modes(workspace_run) -> None:
-    prod = workspace_run("prod").one(WORKSPACE).input("managedNetwork")
-    dev = workspace_run("dev").one(WORKSPACE).input("managedNetwork")
-    assert prod["isolationMode"] == "AllowOnlyApprovedOutbound"
-    assert "huggingface.co" in {rule["destination"] for rule in prod["outboundRules"].values()}
-    # No hourly firewall in dev.
-    assert dev["isolationMode"] == "AllowInternetOutbound"
-
-
-def test_firewall_sku_follows_the_setting(workspace_run) -> None:
-    network = workspace_run("prod", firewallSku="Basic").one(WORKSPACE).input("managedNetwork")
+def test_firewall_sku_follows_its_arg() -> None:
+    network = declare_workspace(firewall_sku="Basic").one(WORKSPACE).input("managedNetwork")
     assert network["firewallSku"] == "Basic"
 
 
-def test_wildcard_hosts_become_valid_rules(workspace_run) -> None:
-    hosts = ["*.docker.io", "huggingface.co", "a-very-long-host-name.cdn.example-mirror.org"]
-    network = workspace_run("prod", outboundFqdns=hosts).one(WORKSPACE).input("managedNetwork")
+def test_wildcard_hosts_become_valid_rules() -> None:
+    hosts = ("*.docker.io", "huggingface.co", "a-very-long-host-name.cdn.example-mirror.org")
+    network = declare_workspace(outbound_fqdns=hosts).one(WORKSPACE).input("managedNetwork")
     rules = network["outboundRules"]
     assert sorted(rule["destination"] for rule in rules.values()) == sorted(hosts)
     assert all(OUTBOUND_RULE_NAME_PATTERN.match(name) for name in rules)
@@ -282,24 +245,22 @@ def test_outbound_rule_names_are_valid_stable_and_distinct() -> None:
 # --- Monitoring ------------------------------------------------------------------------------------
 
 
-def test_log_analytics_retention_and_workspace_based_app_insights(
-    stack: str, workspace_run
-) -> None:
-    result = workspace_run(stack)
+def test_log_analytics_retention_and_workspace_based_app_insights() -> None:
+    result = declare_workspace()
     log_analytics = result.one(LOG_ANALYTICS)
-    assert log_analytics.input("retentionInDays") == settings_of(stack).log_retention_days
+    assert log_analytics.input("workspaceName") == ARGS.names.log_analytics
+    assert log_analytics.input("retentionInDays") == ARGS.log_retention_days
     assert log_analytics.input("sku.name") == "PerGB2018"
     insights = result.one(APP_INSIGHTS)
+    assert insights.input("resourceName") == ARGS.names.application_insights
     assert insights.input("workspaceResourceId") == log_analytics.id
     assert insights.input("ingestionMode") == "LogAnalytics"
-    retention = workspace_run(stack, logRetentionDays=90).one(LOG_ANALYTICS)
+    retention = declare_workspace(log_retention_days=90).one(LOG_ANALYTICS)
     assert retention.input("retentionInDays") == 90
 
 
-def test_workspace_registry_and_vault_send_logs_and_metrics_to_log_analytics(
-    stack: str, workspace_run
-) -> None:
-    result = workspace_run(stack)
+def test_workspace_registry_and_vault_send_logs_and_metrics_to_log_analytics() -> None:
+    result = declare_workspace()
     targets = {result.one(kind).id for kind in (WORKSPACE, REGISTRY, VAULT)}
     settings = result.of_type(DIAGNOSTICS)
     assert {setting.input("resourceUri") for setting in settings} == targets
@@ -310,20 +271,19 @@ def test_workspace_registry_and_vault_send_logs_and_metrics_to_log_analytics(
         assert setting.input("metrics") == [{"category": "AllMetrics", "enabled": True}]
 
 
-# --- Tags, protection, names -----------------------------------------------------------------------
+# --- Tags, protection, resource group --------------------------------------------------------------
 
 
-def _accepts_tags(type_token: str) -> bool:
+def accepts_tags(type_token: str) -> bool:
     """Whether the azure-native resource class for ``type_token`` takes a ``tags`` argument."""
     _, module, kind = type_token.split(":")
     resource_class = getattr(importlib.import_module(f"pulumi_azure_native.{module}"), kind)
     return "tags" in inspect.signature(resource_class._internal_init).parameters
 
 
-def test_every_taggable_resource_carries_the_stack_tags(stack: str, workspace_run) -> None:
-    expected = settings_of(stack, tags={"data-classification": "internal"}).tags
-    result = workspace_run(stack, tags={"data-classification": "internal"})
-    taggable = [r for r in result.resources if r.custom and _accepts_tags(r.type)]
+def test_every_taggable_resource_carries_the_given_tags() -> None:
+    result = declare_workspace()
+    taggable = [r for r in result.resources if r.custom and accepts_tags(r.type)]
     assert {r.type for r in taggable} >= {
         RESOURCE_GROUP,
         LOG_ANALYTICS,
@@ -334,35 +294,25 @@ def test_every_taggable_resource_carries_the_stack_tags(stack: str, workspace_ru
         WORKSPACE,
     }
     for resource in taggable:
-        assert resource.input("tags") == expected, resource.name
-    assert expected["owner"] == settings_of(stack).owner
-    assert expected["data-classification"] == "internal"
+        assert resource.input("tags") == ARGS.tags, resource.name
 
 
 STATEFUL = {RESOURCE_GROUP, STORAGE, VAULT, REGISTRY, WORKSPACE}
 
 
-@pytest.mark.parametrize(
-    ("stack", "overrides", "protected"),
-    [
-        ("prod", {}, True),
-        ("dev", {}, False),
-        ("dev", {"protectResources": True}, True),
-        ("prod", {"protectResources": False}, False),
-    ],
-)
-def test_stateful_resources_are_protected_when_the_stack_asks(
-    workspace_run, stack: str, overrides: dict[str, Any], protected: bool
-) -> None:
-    result = workspace_run(stack, **overrides)
+@pytest.mark.parametrize("protect", [True, False])
+def test_stateful_resources_and_only_they_are_protected_when_asked(protect: bool) -> None:
+    # With the deployer's role assignment too: it must not inherit the protection.
+    result = declare_workspace(protect_resources=protect, secrets_officer_principal_id=DEPLOYER)
     for resource in result.resources:
-        should = protected and resource.type in STATEFUL
+        should = protect and resource.type in STATEFUL
         assert resource.protect is should, resource.name
-    assert {r.type for r in result.resources} >= STATEFUL
+    assert {r.type for r in result.resources} >= STATEFUL | {ROLE_ASSIGNMENT}
 
 
-def test_a_given_resource_group_is_used_not_created(workspace_run) -> None:
-    result = workspace_run("dev", resourceGroupName="rg-shared-ml")
+def test_a_given_resource_group_is_used_not_created() -> None:
+    names = dataclasses.replace(ARGS.names, resource_group="rg-shared-ml")
+    result = declare_workspace(names=names, create_resource_group=False)
     assert result.of_type(RESOURCE_GROUP) == []
     assert result.outputs["resource_group_name"] == "rg-shared-ml"
     for resource in result.resources:
@@ -370,35 +320,8 @@ def test_a_given_resource_group_is_used_not_created(workspace_run) -> None:
             assert resource.input("resourceGroupName") == "rg-shared-ml", resource.name
 
 
-@pytest.mark.parametrize("salt", ["", "r2"])
-def test_names_follow_azure_rules(stack: str, workspace_run, salt: str) -> None:
-    result = workspace_run(stack, nameSalt=salt)
-    storage_name = result.one(STORAGE).input("accountName")
-    registry_name = result.one(REGISTRY).input("registryName")
-    vault_name = result.one(VAULT).input("vaultName")
-    workspace_name = result.one(WORKSPACE).input("workspaceName")
-    assert re.fullmatch(r"[a-z0-9]{3,24}", storage_name)
-    assert re.fullmatch(r"[a-zA-Z0-9]{5,50}", registry_name)
-    assert re.fullmatch(r"[a-zA-Z](?!.*--)[a-zA-Z0-9-]{1,22}[a-zA-Z0-9]", vault_name)
-    assert re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9_-]{2,32}", workspace_name)
-
-
-def test_name_salt_changes_the_globally_unique_names(workspace_run) -> None:
-    def names(result: ProgramRun) -> set[str]:
-        return {
-            result.one(STORAGE).input("accountName"),
-            result.one(REGISTRY).input("registryName"),
-            result.one(VAULT).input("vaultName"),
-        }
-
-    assert names(workspace_run("dev")).isdisjoint(names(workspace_run("dev", nameSalt="r2")))
-
-
-# --- Outputs and determinism -----------------------------------------------------------------------
-
-
-def test_outputs_describe_the_created_resources(stack: str, workspace_run) -> None:
-    result = workspace_run(stack)
+def test_outputs_describe_the_created_resources() -> None:
+    result = declare_workspace()
     outputs = result.outputs
     vault, registry = result.one(VAULT), result.one(REGISTRY)
     assert outputs["workspace_name"] == result.one(WORKSPACE).input("workspaceName")
@@ -413,35 +336,27 @@ def test_outputs_describe_the_created_resources(stack: str, workspace_run) -> No
     assert outputs["storage_account_id"] == result.one(STORAGE).id
     assert outputs["log_analytics_workspace_id"] == result.one(LOG_ANALYTICS).id
     assert outputs["application_insights_id"] == result.one(APP_INSIGHTS).id
-    assert outputs["resource_group_name"] == settings_of(stack).resource_group_name or (
-        f"rg-vllm-azureml-{stack}"
-    )
+    assert outputs["resource_group_name"] == "rg-test"
+    assert result.one(RESOURCE_GROUP).input("resourceGroupName") == "rg-test"
 
 
-def test_same_configuration_declares_identical_inputs(stack: str, workspace_run) -> None:
-    def snapshot(result: ProgramRun) -> str:
-        return json.dumps(
-            sorted((r.name, r.type, r.inputs, r.protect) for r in result.resources),
-            sort_keys=True,
-        )
-
-    assert snapshot(workspace_run(stack)) == snapshot(workspace_run(stack))
+# --- The deployer's role ---------------------------------------------------------------------------
 
 
-# --- Role assignments ------------------------------------------------------------------------------
-
-
-def test_no_role_assignment_without_secrets_to_manage(stack: str, workspace_run) -> None:
+def test_no_role_assignment_without_secrets_to_manage() -> None:
     # AzureML grants the workspace identity its roles itself; duplicates would fail with
-    # RoleAssignmentExists. Without a Hugging Face token the vault holds no Pulumi secrets either.
-    assert workspace_run(stack).of_type(ROLE_ASSIGNMENT) == []
+    # RoleAssignmentExists. Without a secrets officer the vault holds no Pulumi secrets either.
+    assert declare_workspace().of_type(ROLE_ASSIGNMENT) == []
 
 
 @pytest.mark.parametrize("principal_type", ["User", "ServicePrincipal"])
-def test_deployer_may_manage_secrets_of_this_vault_only(
-    run: RunProgram, stack: str, principal_type: str
-) -> None:
-    def secret(workspace: MlWorkspace) -> None:
+def test_deployer_may_manage_secrets_of_this_vault_only(principal_type: str) -> None:
+    args = dataclasses.replace(
+        ARGS, secrets_officer_principal_id=DEPLOYER, secrets_officer_principal_type=principal_type
+    )
+
+    def build() -> None:
+        workspace = MlWorkspace("workspace", args)
         keyvault.Secret(
             "token",
             secret_name="hugging-face-token",
@@ -450,12 +365,7 @@ def test_deployer_may_manage_secrets_of_this_vault_only(
             properties=keyvault.SecretPropertiesArgs(value="value"),
         )
 
-    result = run(
-        stack,
-        program=workspace_program(also=secret),
-        huggingFaceToken=TOKEN,
-        deployerPrincipalType=principal_type,
-    )
+    result = declare(build)
     (assignment,) = result.of_type(ROLE_ASSIGNMENT)
     vault_id = result.one(VAULT).id
     role = (
@@ -464,74 +374,9 @@ def test_deployer_may_manage_secrets_of_this_vault_only(
     )
     assert assignment.input("scope") == vault_id
     assert assignment.input("roleDefinitionId") == role
-    assert assignment.input("principalId") == OFFLINE_OBJECT_ID
+    assert assignment.input("principalId") == DEPLOYER
     assert assignment.input("principalType") == principal_type
-    assert assignment.input("roleAssignmentName") == role_assignment_name(
-        vault_id, OFFLINE_OBJECT_ID, role
-    )
+    assert assignment.input("roleAssignmentName") == role_assignment_name(vault_id, DEPLOYER, role)
     # A secret written under the published vault name is created after the role exists and,
     # on destroy, deleted before it (azure-native deletes secrets through the data plane).
     assert assignment.urn in result.one(SECRET).dependencies
-
-
-SCOPES = {
-    "registry": f"/subscriptions/{OFFLINE_SUBSCRIPTION_ID}/resourceGroups/rg/providers/"
-    "Microsoft.ContainerRegistry/registries/crone",
-    "vault": "/subscriptions/11111111-2222-3333-4444-555555555555/resourceGroups/rg/providers/"
-    "Microsoft.KeyVault/vaults/kv-one",
-}
-PRINCIPALS = ("aaaaaaaa-0000-0000-0000-000000000001", "bbbbbbbb-0000-0000-0000-000000000002")
-
-
-def grants_program() -> None:
-    parent = pulumi.ComponentResource("test:grants:Grants", "grants")
-    for scope_name, scope in SCOPES.items():
-        for index, principal in enumerate(PRINCIPALS):
-            for role_name, role in (
-                ("secrets-user", KEY_VAULT_SECRETS_USER_ROLE),
-                ("blob-reader", STORAGE_BLOB_DATA_READER),
-            ):
-                assign_role(
-                    f"{scope_name}-{index}-{role_name}",
-                    scope=scope,
-                    principal_id=principal,
-                    role=role,
-                    parent=parent,
-                )
-
-
-def test_role_assignments_are_scoped_deterministic_and_fully_qualified(run: RunProgram) -> None:
-    first = run("dev", program=grants_program).of_type(ROLE_ASSIGNMENT)
-    second = run("dev", program=grants_program).of_type(ROLE_ASSIGNMENT)
-    assert len(first) == len(SCOPES) * len(PRINCIPALS) * 2
-    names = {r.name: r.input("roleAssignmentName") for r in first}
-    # Same inputs, same GUIDs: a re-run updates rather than duplicates.
-    assert names == {r.name: r.input("roleAssignmentName") for r in second}
-    # Different scope, principal or role: a different assignment.
-    assert len(set(names.values())) == len(names)
-    for assignment in first:
-        assert GUID.match(assignment.input("roleAssignmentName"))
-        scope = assignment.input("scope")
-        assert scope in SCOPES.values()
-        subscription = scope.split("/")[2]
-        assert assignment.input("roleDefinitionId").startswith(
-            f"/subscriptions/{subscription}/providers/Microsoft.Authorization/roleDefinitions/"
-        )
-        assert assignment.input("principalType") == "ServicePrincipal"
-        assert assignment.input("roleAssignmentName") == role_assignment_name(
-            scope, assignment.input("principalId"), assignment.input("roleDefinitionId")
-        )
-
-
-def test_role_definition_id_needs_a_subscription_scope() -> None:
-    assert role_definition_id(SCOPES["vault"], KEY_VAULT_SECRETS_USER_ROLE) == (
-        "/subscriptions/11111111-2222-3333-4444-555555555555/providers/"
-        f"Microsoft.Authorization/roleDefinitions/{KEY_VAULT_SECRETS_USER_ROLE}"
-    )
-    with pytest.raises(ValueError, match="subscription"):
-        role_definition_id("/providers/Microsoft.Management/managementGroups/mg", "x")
-
-
-def test_role_constants_are_azures_built_in_role_ids() -> None:
-    assert KEY_VAULT_SECRETS_USER_ROLE == KEY_VAULT_SECRETS_USER
-    assert KEY_VAULT_SECRETS_OFFICER_ROLE == KEY_VAULT_SECRETS_OFFICER
