@@ -28,6 +28,14 @@ def stable_suffix(*parts: str, length: int = 6) -> str:
     return "".join(digits)
 
 
+def subscription_suffix(
+    subscription_id: str, project: str, stack: str, location: str, name_salt: str
+) -> str:
+    """The suffix of the names that must be unique beyond the resource group (and the offline
+    preview's way to tell which names are placeholders)."""
+    return stable_suffix(subscription_id, project, stack, location, name_salt)
+
+
 def _compact(text: str) -> str:
     return re.sub(r"[^a-z0-9]", "", text.lower())
 
@@ -77,16 +85,15 @@ class StackNames:
         self.app_insights: str = f"appi-{stem}"
         self.image_repository: str = settings.project
 
-        def suffix(subscription: str) -> str:
-            return stable_suffix(
+        self.suffix: pulumi.Output[str] = pulumi.Output.from_input(subscription_id).apply(
+            lambda subscription: subscription_suffix(
                 subscription,
                 settings.project,
                 settings.stack,
                 settings.location,
                 settings.name_salt,
             )
-
-        self.suffix: pulumi.Output[str] = pulumi.Output.from_input(subscription_id).apply(suffix)
+        )
         self.storage_account: pulumi.Output[str] = self.suffix.apply(
             lambda s: storage_account_name(stem, s)
         )

@@ -376,6 +376,8 @@ class ProgramRun:
     outputs: dict[str, Any]
     secret_outputs: set[str]
     invokes: list[str] = field(default_factory=list)
+    # The flat configuration the program ran with (secure values are the offline stand-in).
+    config: dict[str, str] = field(default_factory=dict)
 
     def of_type(self, type_token: str) -> list[RecordedResource]:
         return [r for r in self.resources if r.type == type_token]
@@ -525,4 +527,5 @@ def run_program(
         outputs=outputs,
         secret_outputs=secret_outputs,
         invokes=sorted(mocks.invokes),
+        config=config,
     )

@@ -17,12 +17,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from lib import prices
 from lib.quota import DeploymentDemand, quota_lines, quota_needed
+from tools import cost, graph, placeholders, plan_diff
 from tools.offline import (
     ProgramRun,
     RecordedResource,
     StackFileError,
     committed_stacks,
+    project_name,
     run_program,
     stack_file_name,
 )
@@ -127,7 +130,7 @@ def _show(value: Any) -> str:
     return str(value)
 
 
-def highlights(resource: RecordedResource) -> str:
+def highlights(resource: RecordedResource, placeholder_tokens: frozenset[str] = frozenset()) -> str:
     shown = []
     for label, path in HIGHLIGHTS.get(resource.type, []):
         if resource.is_secret(path):
@@ -140,7 +143,8 @@ def highlights(resource: RecordedResource) -> str:
             value = value.rsplit("/", 1)[-1]
         if label == "scope" and isinstance(value, str):
             value = value.rsplit("/providers/", 1)[-1]
-        shown.append(f"{label}={_show(value)}")
+        mark = placeholders.MARK if placeholders.is_placeholder(value, placeholder_tokens) else ""
+        shown.append(f"{label}={_show(value)}{mark}")
     if resource.type == "azure-native:machinelearningservices:OnlineEndpoint":
         traffic = resource.input("properties.traffic")
         if traffic:
@@ -150,7 +154,7 @@ def highlights(resource: RecordedResource) -> str:
     return "  ".join(shown)
 
 
-def render_tree(run: ProgramRun) -> str:
+def render_tree(run: ProgramRun, placeholder_tokens: frozenset[str] = frozenset()) -> str:
     """The resources as a tree of parents and children, each with its highlights."""
     children: dict[str, list[RecordedResource]] = {}
     known = {resource.urn for resource in run.resources}
@@ -165,7 +169,7 @@ def render_tree(run: ProgramRun) -> str:
         for index, resource in enumerate(siblings):
             last = index == len(siblings) - 1
             branch = "└─ " if last else "├─ "
-            detail = highlights(resource)
+            detail = highlights(resource, placeholder_tokens)
             lines.append(
                 f"{indent}{branch}{_short_type(resource.type)} {resource.name}"
                 + (f"  [{detail}]" if detail else "")
@@ -209,13 +213,15 @@ def _redacted(value: Any, secret: bool) -> Any:
     return SECRET if secret else value
 
 
-def render_outputs(run: ProgramRun) -> str:
+def render_outputs(run: ProgramRun, placeholder_tokens: frozenset[str] = frozenset()) -> str:
     width = max((len(name) for name in run.outputs), default=0)
     lines = []
     for name, value in run.outputs.items():
         shown = _redacted(value, name in run.secret_outputs)
         if not isinstance(shown, str):
             shown = json.dumps(shown, sort_keys=True)
+        if placeholders.is_placeholder(shown, placeholder_tokens):
+            shown += placeholders.MARK
         lines.append(f"  {name.ljust(width)}  {shown}")
     return "\n".join(lines)
 
@@ -264,22 +270,6 @@ def to_json(run: ProgramRun) -> dict[str, Any]:
     }
 
 
-def to_mermaid(run: ProgramRun) -> str:
-    """A Mermaid flowchart: solid arrows for dependencies, dotted for parent -> child."""
-    ids = {resource.urn: f"r{index}" for index, resource in enumerate(run.resources)}
-    lines = ["flowchart LR"]
-    for resource in run.resources:
-        label = f"{_short_type(resource.type)}<br/>{resource.name}"
-        lines.append(f'  {ids[resource.urn]}["{label}"]')
-    for resource in run.resources:
-        if resource.parent in ids:
-            lines.append(f"  {ids[resource.parent]} -.-> {ids[resource.urn]}")
-        for dependency in resource.dependencies:
-            if dependency in ids and dependency != resource.parent:
-                lines.append(f"  {ids[dependency]} --> {ids[resource.urn]}")
-    return "\n".join(lines) + "\n"
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m tools.preview",
@@ -293,6 +283,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--json", metavar="FILE", help="write every resource's inputs as JSON")
     parser.add_argument("--graph", metavar="FILE", help="write a Mermaid diagram of the graph")
+    parser.add_argument(
+        "--baseline",
+        metavar="PLAN.json",
+        help="compare with an earlier --json plan: what this change creates, updates, replaces "
+        "and deletes, and what it does to the cost",
+    )
     arguments = parser.parse_args(argv)
 
     from settings import SettingsError
@@ -307,25 +303,58 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(str(error), file=sys.stderr)
         return 2
 
+    baseline = _read_baseline(arguments.baseline) if arguments.baseline else None
+    if arguments.baseline and baseline is None:
+        return 2
+    plan = to_json(run)
+    table = prices.load()
+    tokens = placeholders.tokens(
+        run,
+        project=project_name(),
+        location=run.config.get("azure-native:location", ""),
+        name_salt=run.config.get(f"{project_name()}:nameSalt", ""),
+    )
     custom = [resource for resource in run.resources if resource.custom]
     components = len(run.resources) - len(custom)
     print(f"Offline preview of stack '{run.stack}' (mocks: no Azure calls, nothing deployed)\n")
-    print(render_tree(run))
+    print(render_tree(run, tokens))
     print("\nOutputs:")
-    print(render_outputs(run))
+    print(render_outputs(run, tokens))
+    print()
+    print(cost.render(cost.plan_cost(plan, table)))
     print()
     print(render_quota(run, str(run.outputs.get("region", ""))))
     print(
         f"\n{len(custom)} resources to create in {components} components. "
         f"Stacks in this repo: {', '.join(committed_stacks())}."
     )
+    print(placeholders.LEGEND)
+    if baseline is not None:
+        print()
+        print(plan_diff.render(baseline, plan, table, label=str(arguments.baseline)))
     if arguments.json:
-        Path(arguments.json).write_text(json.dumps(to_json(run), indent=2, sort_keys=True) + "\n")
+        Path(arguments.json).write_text(json.dumps(plan, indent=2, sort_keys=True) + "\n")
         print(f"Wrote {arguments.json}")
     if arguments.graph:
-        Path(arguments.graph).write_text(to_mermaid(run))
+        Path(arguments.graph).write_text(graph.to_mermaid(plan["resources"]))
         print(f"Wrote {arguments.graph}")
     return 0
+
+
+def _read_baseline(path: str) -> dict[str, Any] | None:
+    """An earlier --json plan, or None after saying why it cannot be used (exit 2)."""
+    try:
+        document = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        print(f"--baseline {path}: cannot be read as a plan ({error})", file=sys.stderr)
+        return None
+    if not isinstance(document, dict) or not isinstance(document.get("resources"), list):
+        print(
+            f"--baseline {path}: is not a plan written by `python -m tools.preview --json`",
+            file=sys.stderr,
+        )
+        return None
+    return document
 
 
 if __name__ == "__main__":
