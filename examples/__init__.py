@@ -1,0 +1,1 @@
+"""Small apps that call a deployed stack; `tests/examples/` runs each against the loopback fake."""

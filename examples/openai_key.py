@@ -1,0 +1,39 @@
+"""Ask one question with the openai SDK and the endpoint's key (authMode: Key).
+
+python -m examples.openai_key "What is 17 + 25?"
+"""
+
+from __future__ import annotations
+
+import sys
+
+from openai import OpenAI
+
+from examples.common import (
+    ENV_API_KEY,
+    ENV_BASE_URL,
+    ENV_MODEL,
+    TEMPERATURE,
+    TIMEOUT_SECONDS,
+    required,
+)
+
+
+def main(question: str) -> str:
+    client = OpenAI(
+        base_url=required(ENV_BASE_URL),
+        api_key=required(ENV_API_KEY),
+        timeout=TIMEOUT_SECONDS,
+        max_retries=2,
+    )
+    answer = client.chat.completions.create(
+        model=required(ENV_MODEL),
+        messages=[{"role": "user", "content": question}],
+        temperature=TEMPERATURE,
+        max_tokens=2048,
+    )
+    return answer.choices[0].message.content or ""
+
+
+if __name__ == "__main__":
+    print(main(" ".join(sys.argv[1:]) or "What is 17 + 25?"))
