@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STACK ?= dev
 STACKS := $(patsubst Pulumi.%.yaml,%,$(wildcard Pulumi.*.yaml))
 
-.PHONY: install preview previews test lint typecheck unit bench smoke chat policy-venv clean
+.PHONY: install preview previews test lint typecheck unit bench smoke chat try-endpoint prices policy-venv clean
 
 # Re-install only when a requirements file changes.
 $(BIN)/.installed: requirements.txt requirements-dev.txt
@@ -45,13 +45,25 @@ policy/venv/.installed: policy/requirements.txt
 	policy/venv/bin/python -m pip install --quiet -r policy/requirements.txt
 	touch $@
 
+# The client tools call $VLLM_AZUREML_BASE_URL when it is set (make try-endpoint prints it), else
+# the stack's outputs.
+ENDPOINT := $(if $(VLLM_AZUREML_BASE_URL),--base-url $(VLLM_AZUREML_BASE_URL),--stack $(STACK))
+
 ## After `pulumi up`: the stack's model is listed and one chat completion answers (exit 0/1).
 smoke: install
-	$(BIN)/python -m clients.smoke --stack $(STACK) $(SMOKE_ARGS)
+	$(BIN)/python -m clients.smoke $(ENDPOINT) $(SMOKE_ARGS)
 
 ## Ask the deployed model a question: make chat STACK=prod Q="Why is the sky blue?"
 chat: install
-	$(BIN)/python -m clients.chat --stack $(STACK) "$(Q)"
+	$(BIN)/python -m clients.chat $(ENDPOINT) "$(Q)"
+
+## Try chat and smoke offline: a labelled stand-in endpoint on loopback (not Azure, not a model).
+try-endpoint: install
+	$(BIN)/python -m tools.fake_endpoint
+
+## Refresh lib/prices.json from Azure's Retail Prices API (needs internet): make prices [REGION=x]
+prices: install
+	$(BIN)/python -m lib.prices --refresh $(if $(REGION),--region $(REGION))
 
 bench: install
 	$(BIN)/python -m tools.bench
