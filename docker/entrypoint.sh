@@ -19,6 +19,8 @@
 #   SERVE_GPU_MEMORY_UTILIZATION   --gpu-memory-utilization
 #   SERVE_REASONING_PARSER         --reasoning-parser ("none" or empty: no parser)
 #   SERVE_EXTRA_ARGS               a JSON array of further arguments, e.g. ["--enforce-eager"]
+#   AZURE_METRICS_RESOURCE_ID      ARM id the vLLM metrics are published to (empty: no publisher)
+#   AZURE_METRICS_REGION           that resource's region (the ingestion endpoint's host)
 # Empty values leave vLLM's own default. The SERVE_ prefix keeps clear of VLLM_*, which vLLM
 # reserves for its own settings. Arguments given to the container that start with '-' are appended
 # last; any other first argument is a command, run instead of vLLM (an AzureML command job runs the
@@ -105,6 +107,20 @@ sys.stdout.write("".join(word + "\0" for word in words))
     fi
 fi
 arguments+=("${extra[@]}" "$@")
+
+# vLLM's load into Azure Monitor (docker/metrics_publisher.py, docs/autoscale.md), when the
+# deployment names a target. Started in the background and never waited for, so vLLM starts at
+# once; it watches this PID, which `exec` hands to vLLM, and exits when vLLM does. Its failures
+# are its own: whatever it does, the exec below runs.
+if [[ -n "${AZURE_METRICS_RESOURCE_ID:-}" ]]; then
+    publisher="$(dirname "${BASH_SOURCE[0]}")/metrics_publisher.py"
+    python=$(command -v python3 || command -v python || true)
+    if [[ -n "${python}" && -f "${publisher}" ]]; then
+        AZURE_METRICS_WATCH_PID=$$ "${python}" "${publisher}" </dev/null &
+    else
+        echo "entrypoint: metrics publisher not started (no python3 or no ${publisher})" >&2
+    fi
+fi
 
 # The extra arguments are counted, not printed: they may carry credentials (--api-key).
 echo "entrypoint: vllm ${arguments[*]:0:4} ... (${#arguments[@]} arguments, ${#extra[@]} from SERVE_EXTRA_ARGS)" >&2

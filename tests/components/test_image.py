@@ -92,7 +92,7 @@ def test_dockerfile_entrypoint_is_exec_form_and_serves_on_port_8000() -> None:
     assert not [keyword for keyword, _ in instructions if keyword == "CMD"]
     assert ("EXPOSE", "8000") in instructions
     copies = [value for keyword, value in instructions if keyword == "COPY"]
-    assert copies == ["--chmod=0755 entrypoint.sh /usr/local/bin/entrypoint.sh"]
+    assert copies == ["--chmod=0755 entrypoint.sh metrics_publisher.py /usr/local/bin/"]
     labels = " ".join(value for keyword, value in instructions if keyword == "LABEL")
     for label in ("revision", "base.name", "base.digest"):
         assert f"org.opencontainers.image.{label}=" in labels

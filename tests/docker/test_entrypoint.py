@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ import pytest
 
 from lib.vllm_options import vllm_environment
 from settings import DEFAULT_MODEL, parse_settings
+from tests.support import fake_monitor
 
 ROOT = Path(__file__).resolve().parents[2]
 ENTRYPOINT = ROOT / "docker" / "entrypoint.sh"
@@ -278,3 +280,109 @@ def test_a_command_runs_instead_of_vllm(fake_path: str) -> None:
     assert report["argv"] == ["--version"]
     code, report, _, _ = run(fake_path, {"MODEL_NAME": DEFAULT_MODEL}, "--enforce-eager")
     assert report["argv"][0] == "serve" and report["argv"][-1] == "--enforce-eager"
+
+
+# --- The metrics publisher started beside vLLM ---------------------------------------------------
+
+
+def _publishers_of(parent: int) -> list[int]:
+    """PIDs of running metrics publishers whose parent is ``parent`` (read from /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes()
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if b"metrics_publisher.py" in command and fields[0] != "Z" and int(fields[1]) == parent:
+            found.append(int(entry.name))
+    return found
+
+
+def _wait_for(condition, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.fixture
+def monitor_fakes():
+    servers = {
+        "metrics": fake_monitor.vllm_metrics(fake_monitor.vllm_text()),
+        "identity": fake_monitor.identity(),
+        "ingestion": fake_monitor.ingestion(),
+    }
+    yield servers
+    for server in servers.values():
+        server.stop()
+
+
+def _publisher_environment(fakes) -> dict[str, str]:
+    return {
+        "MODEL_NAME": "org/model",
+        "FAKE_VLLM_WAIT": "1",
+        "AZURE_METRICS_RESOURCE_ID": "/subscriptions/0/resourceGroups/rg/providers/X/y/z",
+        "AZURE_METRICS_REGION": "eastus2",
+        "MSI_ENDPOINT": fakes["identity"].url + "/msi",
+        "MSI_SECRET": fake_monitor.FAKE_SECRET,
+        "AZURE_METRICS_SOURCE_URL": fakes["metrics"].url + "/metrics",
+        "AZURE_METRICS_INGESTION_URL": fakes["ingestion"].url,
+    }
+
+
+def test_publisher_runs_beside_vllm_and_exits_when_vllm_does(fake_path: str, monitor_fakes) -> None:
+    process = launch(fake_path, _publisher_environment(monitor_fakes))
+    assert process.stdout is not None
+    # vLLM started at once and is still the process the runtime launched (exec), not a child.
+    assert json.loads(process.stdout.readline())["pid"] == process.pid
+    assert _wait_for(lambda: monitor_fakes["ingestion"].seen, 20), "nothing was published"
+    publishers = _publishers_of(process.pid)
+    assert len(publishers) == 1
+    process.send_signal(signal.SIGTERM)
+    stdout, stderr = process.communicate(timeout=15)
+    assert "SIGTERM received" in stdout
+    assert _wait_for(lambda: not _publishers_of_any(publishers), 10), "publisher outlived vLLM"
+    assert fake_monitor.FAKE_SECRET not in stderr and fake_monitor.FAKE_TOKEN not in stderr
+
+
+def _publishers_of_any(pids: list[int]) -> list[int]:
+    alive = []
+    for pid in pids:
+        try:
+            state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z":
+            alive.append(pid)
+    return alive
+
+
+def test_no_publisher_without_a_target(fake_path: str, monitor_fakes) -> None:
+    environment = _publisher_environment(monitor_fakes)
+    del environment["AZURE_METRICS_RESOURCE_ID"]
+    process = launch(fake_path, environment)
+    assert process.stdout is not None
+    assert json.loads(process.stdout.readline())["pid"] == process.pid
+    time.sleep(1)
+    assert _publishers_of(process.pid) == []
+    process.send_signal(signal.SIGTERM)
+    process.communicate(timeout=15)
+    assert not monitor_fakes["ingestion"].seen and not monitor_fakes["identity"].seen
+
+
+def test_a_publisher_that_cannot_start_leaves_vllm_running(fake_path: str, monitor_fakes) -> None:
+    environment = {**_publisher_environment(monitor_fakes), "MSI_SECRET": ""}
+    process = launch(fake_path, environment)
+    assert process.stdout is not None
+    assert json.loads(process.stdout.readline())["pid"] == process.pid
+    assert _wait_for(lambda: not _publishers_of(process.pid), 10)
+    assert process.poll() is None  # vLLM still serving
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=15)
+    assert process.returncode == 0
+    assert "not publishing" in stderr

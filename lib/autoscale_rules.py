@@ -1,0 +1,222 @@
+"""The autoscale rules for one deployment, as plain data: what to watch, when to act, by how much.
+
+The component (components/autoscale.py) turns these into ``monitor.ScaleRuleArgs``; the simulator
+(tools/autoscale_sim) replays what the program then declares. Why these signals and not GPU
+utilisation or latency percentiles: docs/adr/0026-autoscale-on-vllm-load.md.
+
+Two metric sources (``metricsMode``):
+
+* ``vllm`` (default): the in-container publisher's custom metrics, namespace ``vllm``, one point per
+  instance per minute on the deployment resource (docs/adr/0025-vllm-metrics-into-azure-monitor.md).
+  Scale out when requests wait inside vLLM, when the batch stays full (then the excess waits in
+  AzureML's front end, where vLLM cannot see it), or when the endpoint answers 429; scale in when
+  the running batch per instance stays well below ``--max-num-seqs``.
+* ``platform``: only AzureML's own deployment metrics, for tenants or regions where custom metrics
+  cannot be published. Scale out on 429; scale in on requests per instance (``dividePerInstance``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+MetricsMode = Literal["vllm", "platform"]
+METRICS_MODES: tuple[MetricsMode, ...] = ("vllm", "platform")
+
+# The deployment's platform metrics (Azure Monitor supported-metrics reference for
+# Microsoft.MachineLearningServices/workspaces/onlineEndpoints/deployments).
+PLATFORM_NAMESPACE = "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/deployments"
+REQUESTS_METRIC = "RequestsPerMinute"
+RESPONSE_CODE_DIMENSION = "envoy_response_code"
+REJECTED_STATUS = "429"
+# The publisher's namespace and metric names (docker/metrics_publisher.py; a test keeps them equal).
+CUSTOM_NAMESPACE = "vllm"
+WAITING_METRIC = "requests_waiting"
+RUNNING_METRIC = "requests_running"
+# Azure Monitor stores metrics at one-minute grain (metrics-store-custom-rest-api.md, "Metric
+# values"), and PT1M is the finest grain autoscale reads.
+TIME_GRAIN_MINUTES = 1
+
+
+@dataclass(frozen=True)
+class RulePolicy:
+    """The resolved thresholds for one deployment (settings defaults filled in from its
+    ``maxNumSeqs``); every number here is per instance unless its name says otherwise."""
+
+    metrics_mode: MetricsMode
+    max_num_seqs: int
+    scale_out_waiting: float
+    scale_out_running: float
+    scale_out_rejected_per_minute: int
+    scale_in_running: float
+    scale_in_requests_per_minute: float
+    scale_out_window_minutes: int
+    scale_in_window_minutes: int
+    scale_out_step: int
+    scale_out_rejected_step: int
+    scale_in_step: int
+    scale_out_cooldown_minutes: int
+    scale_in_cooldown_minutes: int
+
+
+@dataclass(frozen=True)
+class Trigger:
+    metric_namespace: str
+    metric_name: str
+    # How the points of one minute combine (across instances) and how the window's minutes do.
+    statistic: Literal["Average", "Sum", "Max", "Min", "Count"]
+    time_aggregation: Literal["Average", "Total", "Maximum", "Minimum", "Count", "Last"]
+    window_minutes: int
+    operator: Literal["GreaterThan", "GreaterThanOrEqual", "LessThan", "LessThanOrEqual"]
+    threshold: float
+    divide_per_instance: bool = False
+    dimension: tuple[str, str] | None = None  # (name, value): Equals filter
+
+
+@dataclass(frozen=True)
+class Rule:
+    trigger: Trigger
+    direction: Literal["Increase", "Decrease"]
+    step: int
+    cooldown_minutes: int
+
+
+def default_policy_numbers(max_num_seqs: int) -> dict[str, float]:
+    """Threshold defaults that follow from the deployment's batch size (settings use these when a
+    key is not set). A full batch is ``max_num_seqs`` running streams."""
+    return {
+        # More than one request waiting per instance, on average over five minutes.
+        "scaleOutWaitingRequests": 1.0,
+        # The batch is 85 % full on average: the front end is holding the rest.
+        "scaleOutRunningRequests": round(0.85 * max_num_seqs, 2),
+        # Half the batch empty for the whole scale-in window.
+        "scaleInRunningRequests": round(0.5 * max_num_seqs, 2),
+        # Platform mode: an instance finishing fewer than half a batch of requests a minute
+        # (about a quarter of its batch busy with R1's ~30 s answers).
+        "scaleInRequestsPerMinute": round(0.75 * max_num_seqs, 2),
+    }
+
+
+def rules(policy: RulePolicy) -> tuple[Rule, ...]:
+    """The scale-out rules (any one fires) and then the scale-in rules (all must fire)."""
+    out_window, in_window = policy.scale_out_window_minutes, policy.scale_in_window_minutes
+
+    def out(trigger: Trigger, step: int | None = None) -> Rule:
+        return Rule(
+            trigger, "Increase", step or policy.scale_out_step, policy.scale_out_cooldown_minutes
+        )
+
+    def scale_in(trigger: Trigger) -> Rule:
+        return Rule(trigger, "Decrease", policy.scale_in_step, policy.scale_in_cooldown_minutes)
+
+    chosen: list[Rule] = []
+    if policy.metrics_mode == "vllm":
+        chosen += [
+            out(
+                Trigger(
+                    CUSTOM_NAMESPACE,
+                    WAITING_METRIC,
+                    "Average",
+                    "Average",
+                    out_window,
+                    "GreaterThan",
+                    policy.scale_out_waiting,
+                )
+            ),
+            out(
+                Trigger(
+                    CUSTOM_NAMESPACE,
+                    RUNNING_METRIC,
+                    "Average",
+                    "Average",
+                    out_window,
+                    "GreaterThanOrEqual",
+                    policy.scale_out_running,
+                )
+            ),
+        ]
+    if policy.scale_out_rejected_per_minute > 0:
+        # Sum: every 429 of the minute, however the platform splits its series; Average over the
+        # window of the minutes that had any, so a burst acts at the next evaluation.
+        chosen.append(
+            out(
+                Trigger(
+                    PLATFORM_NAMESPACE,
+                    REQUESTS_METRIC,
+                    "Sum",
+                    "Average",
+                    out_window,
+                    "GreaterThanOrEqual",
+                    policy.scale_out_rejected_per_minute,
+                    dimension=(RESPONSE_CODE_DIMENSION, REJECTED_STATUS),
+                ),
+                # Requests are being turned away now, and whatever is added serves only after a
+                # cold start: add enough in one step rather than one per cooldown.
+                step=policy.scale_out_rejected_step,
+            )
+        )
+    if policy.metrics_mode == "vllm":
+        chosen.append(
+            scale_in(
+                Trigger(
+                    CUSTOM_NAMESPACE,
+                    RUNNING_METRIC,
+                    "Average",
+                    "Average",
+                    in_window,
+                    "LessThan",
+                    policy.scale_in_running,
+                )
+            )
+        )
+    else:
+        # All answers of the minute, divided by the instance count: requests per instance.
+        chosen.append(
+            scale_in(
+                Trigger(
+                    PLATFORM_NAMESPACE,
+                    REQUESTS_METRIC,
+                    "Sum",
+                    "Average",
+                    in_window,
+                    "LessThan",
+                    policy.scale_in_requests_per_minute,
+                    divide_per_instance=True,
+                )
+            )
+        )
+    return tuple(chosen)
+
+
+def wire(rule: Rule, metric_resource_uri: str) -> dict:
+    """The rule as ARM's JSON (camelCase), the shape the simulator and the schema test read."""
+    trigger = rule.trigger
+    body: dict = {
+        "metricTrigger": {
+            "metricName": trigger.metric_name,
+            "metricNamespace": trigger.metric_namespace,
+            "metricResourceUri": metric_resource_uri,
+            "timeGrain": f"PT{TIME_GRAIN_MINUTES}M",
+            "statistic": trigger.statistic,
+            "timeWindow": f"PT{trigger.window_minutes}M",
+            "timeAggregation": trigger.time_aggregation,
+            "operator": trigger.operator,
+            "threshold": trigger.threshold,
+            "dividePerInstance": trigger.divide_per_instance,
+        },
+        "scaleAction": {
+            "direction": rule.direction,
+            "type": "ChangeCount",
+            "value": str(rule.step),
+            "cooldown": f"PT{rule.cooldown_minutes}M",
+        },
+    }
+    if trigger.dimension:
+        body["metricTrigger"]["dimensions"] = [
+            {
+                "dimensionName": trigger.dimension[0],
+                "operator": "Equals",
+                "values": [trigger.dimension[1]],
+            }
+        ]
+    return body
