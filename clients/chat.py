@@ -19,8 +19,8 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
+from clients.cli import run_tool
 from clients.inference import (
-    DEFAULT_READ_TIMEOUT_SECONDS,
     ChatOptions,
     ChatResult,
     EndpointError,
@@ -33,6 +33,7 @@ from clients.outputs import (
     ENV_MODEL,
     endpoint_from_arguments,
 )
+from lib.redact import Redactor
 
 DIM = "\033[2m"
 BOLD = "\033[1m"
@@ -64,10 +65,22 @@ def add_endpoint_arguments(parser: argparse.ArgumentParser) -> None:
     )
     where.add_argument(
         "--timeout",
-        type=float,
-        default=DEFAULT_READ_TIMEOUT_SECONDS,
-        help="seconds to wait for data (default %(default)s: past AzureML's 180 s maximum)",
+        type=_positive_seconds,
+        default=None,
+        help="deadline of each request in seconds, from connect to the last byte (default: the "
+        "deployment's requestTimeoutSeconds from the outputs, else AzureML's 180 s maximum, "
+        "plus 20 s)",
     )
+
+
+def _positive_seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds") from None
+    if not 0 < seconds <= 3600:
+        raise argparse.ArgumentTypeError(f"{value!r}: give 0 < seconds <= 3600")
+    return seconds
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -177,14 +190,28 @@ def main(
     credential: TokenCredential | None = None,
 ) -> int:
     """Run the client; ``credential`` replaces DefaultAzureCredential (tests pass a fake)."""
-    out: TextIO = stdout if stdout is not None else sys.stdout
-    err: TextIO = stderr if stderr is not None else sys.stderr
     args = _parser().parse_args(argv)
+    return run_tool(
+        lambda out, err, redactor: _chat(args, out, err, stdin, credential, redactor),
+        args,
+        stdout,
+        stderr,
+    )
+
+
+def _chat(
+    args: argparse.Namespace,
+    out: TextIO,
+    err: TextIO,
+    stdin: TextIO | None,
+    credential: TokenCredential | None,
+    redactor: Redactor,
+) -> int:
     question = (stdin or sys.stdin).read() if args.question == "-" else args.question
     if not question.strip():
         err.write("error: the question is empty\n")
         return 2
-    endpoint = endpoint_from_arguments(args, err, "")
+    endpoint = endpoint_from_arguments(args, err, "", on_secret=redactor.add)
     if endpoint is None:
         return 2
     if args.deployment and endpoint.deployments and args.deployment not in endpoint.deployments:
@@ -194,7 +221,11 @@ def main(
         )
     models = endpoint.configured_models(args.deployment)
     client = InferenceClient(
-        endpoint, deployment=args.deployment, credential=credential, read_timeout=args.timeout
+        endpoint,
+        deployment=args.deployment,
+        credential=credential,
+        timeout=args.timeout,
+        redactor=redactor,
     )
     options = ChatOptions(
         max_tokens=args.max_tokens,
@@ -226,9 +257,6 @@ def main(
         separator = "\n" if printer.reasoning_started and not printer.answer_started else ""
         err.write(f"{separator}error: {error}\n")
         return 1
-    except KeyboardInterrupt:
-        err.write("\ninterrupted\n")
-        return 130
     printer.finish(result, options.max_tokens)
     return 0
 

@@ -1,86 +1,81 @@
 """A small OpenAI chat completions client for vLLM behind an AzureML managed online endpoint.
 
-It speaks the protocol with ``requests`` only (no ``openai`` package), so the tools stay light and
-can look at what the SDK hides: AzureML's ``ms-azureml-model-error-*`` headers, the
+It speaks the protocol itself, over :mod:`lib.bounded_http` (no ``openai`` package), so the tools
+stay light and can look at what the SDK hides: AzureML's ``ms-azureml-model-error-*`` headers, the
 ``x-request-id`` support needs, and vLLM's reasoning field. Every failure becomes an
-:class:`EndpointError` that says what the status means on AzureML and what to do about it.
+:class:`EndpointError` that says what the status means on AzureML and what to do about it
+(:mod:`clients.explain`).
 
-Sources for the AzureML behaviour: MicrosoftDocs azure-ai-docs, machine-learning/
-how-to-troubleshoot-online-endpoints.md ("HTTP status codes") and how-to-authenticate-online-
-endpoint.md; the AzureML inference front end rewrites a container's non-200 answer to 424 with
-``ms-azureml-model-error-statuscode`` and rejects overflow with 429 and
-``ms-azureml-model-error-reason: too_many_pending_request``.
+What a hostile or broken server cannot do to it (docs/security.md, "Client tools and ARM client"):
+keep a call alive past its deadline, grow memory past the size limits below, get the key over plain
+http to another machine, get the prompt re-sent elsewhere by a redirect (none is followed), or
+crash it with JSON of the wrong shape ("unexpected response", with the request id).
 """
 
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
-import requests
-
+from clients.errors import EndpointError
+from clients.explain import (
+    AZUREML_MAX_TIMEOUT_SECONDS,
+    MODEL_ERROR_REASON_HEADER,
+    MODEL_ERROR_STATUS_HEADER,
+    error_message,
+    explain_status,
+    request_timeout,
+)
 from clients.outputs import Endpoint
+from lib import bounded_http
+from lib.bounded_http import Deadline, HttpError
+from lib.redact import Redactor
+
+__all__ = [
+    "AAD_SCOPE",
+    "MODEL_ERROR_REASON_HEADER",
+    "MODEL_ERROR_STATUS_HEADER",
+    "ChatOptions",
+    "ChatResult",
+    "EndpointError",
+    "InferenceClient",
+    "TokenCredential",
+]
 
 # Entra ID scope of AzureML's data plane (tokens with audience https://ml.azure.com).
 AAD_SCOPE = "https://ml.azure.com/.default"
 DEPLOYMENT_HEADER = "azureml-model-deployment"
-MODEL_ERROR_REASON_HEADER = "ms-azureml-model-error-reason"
-MODEL_ERROR_STATUS_HEADER = "ms-azureml-model-error-statuscode"
-# AzureML's maximum request timeout (request_settings.request_timeout_ms <= 180000).
-AZUREML_MAX_TIMEOUT_SECONDS = 180
 # Wait a little longer than AzureML can, so AzureML's 408 (which explains itself) arrives first.
-DEFAULT_READ_TIMEOUT_SECONDS = AZUREML_MAX_TIMEOUT_SECONDS + 20
-CONNECT_TIMEOUT_SECONDS = 10
+TIMEOUT_MARGIN_SECONDS = 20
+DEFAULT_TIMEOUT_SECONDS = AZUREML_MAX_TIMEOUT_SECONDS + TIMEOUT_MARGIN_SECONDS
+
+# Size limits. A 32k-token answer is ~150 KB of text and ~10 MB as SSE chunks of one token each;
+# the limits leave room for that and stop a server that never stops.
+MAX_ERROR_BODY_BYTES = 64 * 1024
+MAX_JSON_BODY_BYTES = 16 * 1024 * 1024
+MAX_STREAM_BYTES = 64 * 1024 * 1024
+MAX_EVENT_BYTES = 1024 * 1024
 
 # Both spellings of vLLM's reasoning-parser output: `reasoning` since vLLM 0.10, before that
 # `reasoning_content`.
 REASONING_FIELDS = ("reasoning", "reasoning_content")
+
+# What an HTTP header value may hold (RFC 9110 field-value, without obs-text): no CR/LF, which
+# would let a key split the request, and nothing outside visible ASCII, which http.client cannot
+# encode.
+_HEADER_VALUE = re.compile(r"[\x21-\x7e]+")
 
 
 class TokenCredential(Protocol):
     """What the client needs from azure-identity: ``get_token(scope).token``."""
 
     def get_token(self, *scopes: str, **kwargs: Any) -> Any: ...
-
-
-class EndpointError(Exception):
-    """A failed call, explained for someone operating the endpoint on AzureML."""
-
-    def __init__(
-        self,
-        summary: str,
-        meaning: str = "",
-        advice: list[str] | None = None,
-        status: int | None = None,
-        detail: str = "",
-        request_id: str = "",
-    ):
-        self.summary = summary
-        self.meaning = meaning
-        self.advice = advice or []
-        self.status = status
-        self.detail = detail
-        self.request_id = request_id
-        super().__init__(summary)
-
-    def __str__(self) -> str:
-        lines = [self.summary]
-        if self.meaning:
-            lines.append(f"  What it means on AzureML: {self.meaning}")
-        if self.advice:
-            lines.append("  What to do:")
-            lines += [f"    - {item}" for item in self.advice]
-        if self.detail:
-            lines.append(f"  Server said: {self.detail}")
-        if self.request_id:
-            lines.append(
-                f"  Request id: {self.request_id} (x-request-id; quote it to Azure support)"
-            )
-        return "\n".join(lines)
 
 
 @dataclass
@@ -99,7 +94,7 @@ class ChatResult:
     @property
     def completion_tokens(self) -> int | None:
         value = (self.usage or {}).get("completion_tokens")
-        return value if isinstance(value, int) else None
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
 
     @property
     def tokens_per_second(self) -> float | None:
@@ -131,15 +126,66 @@ class ChatOptions:
     stream: bool = True
 
 
-@dataclass
-class InferenceClient:
-    """Calls one endpoint, optionally pinned to one deployment with ``azureml-model-deployment``."""
+def default_timeout(endpoint: Endpoint, deployment: str | None) -> float:
+    """The deadline of one call: the targeted deployments' request timeout plus a margin (AzureML's
+    180 s maximum when the stack does not export it)."""
+    pinned = endpoint.deployments.get(deployment) if deployment else None
+    infos = [pinned] if pinned else endpoint.live_deployments()
+    seconds = [d.request_timeout_seconds for d in infos if d.request_timeout_seconds]
+    return float(
+        (max(seconds) if seconds else AZUREML_MAX_TIMEOUT_SECONDS) + TIMEOUT_MARGIN_SECONDS
+    )
 
-    endpoint: Endpoint
-    deployment: str | None = None
-    credential: TokenCredential | None = None
-    read_timeout: float = DEFAULT_READ_TIMEOUT_SECONDS
-    session: requests.Session = field(default_factory=requests.Session)
+
+def header_safe(value: str, what: str) -> str:
+    """``value`` trimmed, if it can go in an HTTP header; else an error that does not echo it."""
+    value = value.strip()
+    if _HEADER_VALUE.fullmatch(value):
+        return value
+    bad = next((i for i, c in enumerate(value) if not _HEADER_VALUE.fullmatch(c)), 0)
+    kind = "a line break" if value[bad] in "\r\n" else "a space or a character outside ASCII"
+    raise EndpointError(
+        f"{what} has {kind} at position {bad + 1}, which cannot go in an HTTP header",
+        advice=[
+            "copy the key again: `az ml online-endpoint get-credentials -n <endpoint> -g "
+            "<resource group> -w <workspace>` prints it (keys are plain ASCII)"
+        ],
+    )
+
+
+def plain_http_refused(base_url: str) -> EndpointError | None:
+    """Why a credential may not go to ``base_url``: plain http to a host other than loopback."""
+    parts = urlsplit(base_url)
+    if parts.scheme == "https" or bounded_http.is_loopback(parts.hostname or ""):
+        return None
+    return EndpointError(
+        f"refusing to send the endpoint's credential over plain http to {parts.hostname}",
+        "anyone on the path could read the key or token; AzureML endpoints are served over https",
+        ["use the https:// base URL (https://<endpoint>.<region>.inference.ml.azure.com/v1)"],
+    )
+
+
+class InferenceClient:
+    """Calls one endpoint, optionally pinned to one deployment with ``azureml-model-deployment``.
+
+    ``timeout`` is the deadline of each call, from connect to the last byte (default:
+    :func:`default_timeout`). Secrets the client handles (the key, Entra ID tokens) are added to
+    ``redactor`` so that no message shows them."""
+
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        deployment: str | None = None,
+        credential: TokenCredential | None = None,
+        timeout: float | None = None,
+        redactor: Redactor | None = None,
+    ):
+        self.endpoint = endpoint
+        self.deployment = deployment
+        self.credential = credential
+        self.timeout = timeout if timeout is not None else default_timeout(endpoint, deployment)
+        self.redactor = redactor if redactor is not None else Redactor()
+        self.redactor.add(endpoint.api_key)
 
     # --- auth and headers ------------------------------------------------------------------
 
@@ -151,18 +197,17 @@ class InferenceClient:
         if not self.uses_aad:
             if not self.endpoint.api_key:
                 raise EndpointError("no endpoint key to send (authMode Key)")
-            return self.endpoint.api_key
-        credential = self.credential
+            return header_safe(self.endpoint.api_key, "the endpoint key")
         try:
-            if credential is None:
+            if self.credential is None:
                 from azure.identity import DefaultAzureCredential
 
-                credential = self.credential = DefaultAzureCredential()
-            return credential.get_token(AAD_SCOPE).token
+                self.credential = DefaultAzureCredential()
+            token = str(self.credential.get_token(AAD_SCOPE).token)
         except Exception as error:
             first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
             raise EndpointError(
-                f"could not get an Entra ID token for {AAD_SCOPE}: {first_line}",
+                f"could not get an Entra ID token for {AAD_SCOPE}: {first_line[:300]}",
                 "the endpoint's authMode is AADToken, so every request carries an Entra ID "
                 "access token for https://ml.azure.com instead of a key",
                 [
@@ -172,62 +217,79 @@ class InferenceClient:
                     "in Key mode, drop --aad",
                 ],
             ) from None
+        self.redactor.add(token)
+        return header_safe(token, "the Entra ID token")
 
     def headers(self) -> dict[str, str]:
         headers = {
             "Authorization": f"Bearer {self._bearer()}",
             # AzureML keeps x-ms-client-request-id for client tracing (alphanumerics and '-').
             "x-ms-client-request-id": uuid.uuid4().hex,
+            "Accept": "application/json, text/event-stream",
         }
         if self.deployment:
-            headers[DEPLOYMENT_HEADER] = self.deployment
+            headers[DEPLOYMENT_HEADER] = header_safe(self.deployment, "--deployment")
         return headers
 
     # --- calls -----------------------------------------------------------------------------
 
-    def _send(
-        self, method: str, path: str, body: Any = None, stream: bool = False
-    ) -> requests.Response:
+    def _send(self, method: str, path: str, body: Any = None) -> bounded_http.Response:
         url = f"{self.endpoint.base_url}{path}"
+        refused = plain_http_refused(url)
+        if refused is not None:
+            raise refused
         headers = self.headers()
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
         try:
-            response = self.session.request(
-                method,
-                url,
-                json=body,
-                headers=headers,
-                stream=stream,
-                timeout=(CONNECT_TIMEOUT_SECONDS, self.read_timeout),
-            )
-        except requests.RequestException as error:
-            raise connection_error(error, url, self.read_timeout) from None
-        if response.status_code != 200:
+            response = bounded_http.request(method, url, headers, data, Deadline(self.timeout))
+        except HttpError as failure:
+            raise connection_error(failure, url, self.timeout) from None
+        if response.status == 200:
+            return response
+        with response:
+            if 300 <= response.status < 400:
+                raise _redirect_refused(response, url)
             try:
-                text = response.text
-            except requests.RequestException:
+                text = _bounded_text(response, MAX_ERROR_BODY_BYTES)
+            except HttpError:
                 text = ""
-            raise explain_status(
-                response.status_code,
-                response.headers,
-                text,
-                url=url,
-                endpoint=self.endpoint,
-                deployment=self.deployment,
-                model=(body or {}).get("model") if isinstance(body, dict) else None,
-            )
-        return response
+        raise explain_status(
+            response.status,
+            response.headers,
+            text,
+            url=url,
+            endpoint=self.endpoint,
+            deployment=self.deployment,
+            model=body.get("model") if isinstance(body, dict) else None,
+        )
+
+    def _json(self, response: bounded_http.Response, what: str) -> Any:
+        request_id = response.header("x-request-id")
+        with response:
+            try:
+                raw = response.read(MAX_JSON_BODY_BYTES)
+            except HttpError as failure:
+                raise connection_error(failure, response.url, self.timeout) from None
+        try:
+            return json.loads(raw)
+        except ValueError:
+            raise unexpected(what, "the body is not JSON", request_id, raw[:200]) from None
 
     def list_models(self) -> list[str]:
         """The model ids vLLM serves (GET /v1/models)."""
         response = self._send("GET", "/models")
-        try:
-            data = response.json().get("data") or []
-            return [item["id"] for item in data if isinstance(item, dict) and "id" in item]
-        except (ValueError, AttributeError) as error:
-            raise EndpointError(
-                "GET /v1/models answered 200 but not with a model list",
-                detail=f"{error}: {response.text[:300]}",
-            ) from None
+        request_id = response.header("x-request-id")
+        payload = self._json(response, "GET /v1/models")
+        data = payload.get("data") if isinstance(payload, dict) else None
+        if not isinstance(data, list):
+            raise unexpected("GET /v1/models", "no `data` list of models", request_id)
+        ids = [item.get("id") for item in data if isinstance(item, dict)]
+        if any(not isinstance(model, str) for model in ids) or len(ids) != len(data):
+            raise unexpected("GET /v1/models", "a model without a string `id`", request_id)
+        return [model for model in ids if isinstance(model, str)]
 
     def chat(
         self,
@@ -250,48 +312,20 @@ class InferenceClient:
         if options.stream:
             body["stream_options"] = {"include_usage": True}
         started = time.monotonic()
-        response = self._send("POST", "/chat/completions", body, stream=options.stream)
-        result = ChatResult(request_id=response.headers.get("x-request-id", ""))
-        try:
-            if options.stream:
+        response = self._send("POST", "/chat/completions", body)
+        result = ChatResult(request_id=response.header("x-request-id"))
+        if options.stream:
+            with response:
                 self._read_stream(response, result, started, on_reasoning, on_content)
-            else:
-                self._read_whole(response, result, on_reasoning, on_content)
-        finally:
-            response.close()
+        else:
+            payload = self._json(response, "POST /v1/chat/completions")
+            _apply_completion(payload, result, on_reasoning, on_content)
         result.total_seconds = time.monotonic() - started
         return result
 
-    def _read_whole(
-        self,
-        response: requests.Response,
-        result: ChatResult,
-        on_reasoning: Callable[[str], None] | None,
-        on_content: Callable[[str], None] | None,
-    ) -> None:
-        try:
-            payload = response.json()
-            choice = payload["choices"][0]
-        except (ValueError, KeyError, IndexError, TypeError):
-            raise EndpointError(
-                "POST /v1/chat/completions answered 200 without a completion",
-                detail=response.text[:300],
-                request_id=result.request_id,
-            ) from None
-        message = choice.get("message") or {}
-        result.reasoning = _reasoning_of(message)
-        result.content = message.get("content") or ""
-        result.finish_reason = choice.get("finish_reason")
-        result.usage = payload.get("usage")
-        result.model = payload.get("model")
-        if result.reasoning and on_reasoning:
-            on_reasoning(result.reasoning)
-        if result.content and on_content:
-            on_content(result.content)
-
     def _read_stream(
         self,
-        response: requests.Response,
+        response: bounded_http.Response,
         result: ChatResult,
         started: float,
         on_reasoning: Callable[[str], None] | None,
@@ -302,47 +336,140 @@ class InferenceClient:
         done = False
         cut = ""
         try:
-            for event in server_sent_events(response):
+            for event in server_sent_events(response.chunks(MAX_STREAM_BYTES), result.request_id):
                 if event is None:
                     done = True
                     break
                 if "error" in event:
                     raise _stream_error(event, result.request_id)
-                result.model = event.get("model") or result.model
-                if event.get("usage"):
-                    result.usage = event["usage"]
-                for choice in event.get("choices") or []:
-                    delta = choice.get("delta") or {}
-                    thought = _reasoning_of(delta)
-                    text = delta.get("content") or ""
-                    if (thought or text) and result.time_to_first_token is None:
+                for kind, text in _apply_chunk(event, result):
+                    if result.time_to_first_token is None:
                         result.time_to_first_token = time.monotonic() - started
-                    if thought:
-                        reasoning.append(thought)
-                        if on_reasoning:
-                            on_reasoning(thought)
-                    if text:
-                        content.append(text)
-                        if on_content:
-                            on_content(text)
-                    if choice.get("finish_reason"):
-                        result.finish_reason = choice["finish_reason"]
-        except requests.RequestException as error:
-            cut = str(error)
+                    (reasoning if kind == "reasoning" else content).append(text)
+                    callback = on_reasoning if kind == "reasoning" else on_content
+                    if callback:
+                        callback(text)
+        except HttpError as failure:
+            if failure.kind != "protocol":
+                result.reasoning, result.content = "".join(reasoning), "".join(content)
+                raise connection_error(failure, response.url, self.timeout) from None
+            cut = str(failure)
         result.reasoning = "".join(reasoning)
         result.content = "".join(content)
         if cut or not done:
             raise _cut_stream(self.endpoint, self.deployment, cut or "no [DONE]", result)
 
 
-def server_sent_events(response: requests.Response) -> Iterator[dict[str, Any] | None]:
-    """The JSON objects of an SSE stream (``data: {...}`` lines); ``None`` for ``data: [DONE]``."""
-    # chunk_size=None hands over each HTTP chunk as it arrives instead of waiting to fill a buffer,
-    # so deltas print as they are generated and time to first token is measured, not buffered.
+# --- response shapes ----------------------------------------------------------------------------
+
+
+def unexpected(what: str, why: str, request_id: str, sample: bytes | str = b"") -> EndpointError:
+    """A 200 whose body is not what an OpenAI-compatible server sends."""
+    shown = sample.decode("utf-8", "replace") if isinstance(sample, bytes) else sample
+    return EndpointError(
+        f"unexpected response to {what}: {why}",
+        "the server answered 200 but not as vLLM's OpenAI-compatible API does; a proxy or "
+        "another service may be answering on this URL",
+        ["check the base URL, and quote the request id to whoever runs the server"],
+        detail=shown[:200],
+        request_id=request_id or "(none sent)",
+    )
+
+
+def _typed(container: Mapping[str, Any], name: str, kinds: tuple[type, ...], where: str) -> Any:
+    value = container.get(name)
+    if value is None or (isinstance(value, kinds) and not isinstance(value, bool)):
+        return value
+    raise ValueError(f"`{where}{name}` is {type(value).__name__}, expected {kinds[0].__name__}")
+
+
+def _text_fields(message: Mapping[str, Any], where: str) -> list[tuple[str, str]]:
+    """(kind, text) pieces of a message or delta: its reasoning, then its content."""
+    pieces: list[tuple[str, str]] = []
+    for name in REASONING_FIELDS:
+        value = _typed(message, name, (str,), where)
+        if value:
+            pieces.append(("reasoning", value))
+            break
+    value = _typed(message, "content", (str,), where)
+    if value:
+        pieces.append(("content", value))
+    return pieces
+
+
+def _envelope(payload: Any, result: ChatResult) -> list[Any]:
+    """Check the fields every chunk and completion share, and return its choices."""
+    if not isinstance(payload, dict):
+        raise ValueError(f"the body is a JSON {type(payload).__name__}, expected an object")
+    _typed(payload, "id", (str,), "")
+    result.model = _typed(payload, "model", (str,), "") or result.model
+    usage = _typed(payload, "usage", (dict,), "")
+    if usage:
+        result.usage = usage
+    choices = _typed(payload, "choices", (list,), "") or []
+    for choice in choices:
+        if not isinstance(choice, dict):
+            raise ValueError(f"a choice is {type(choice).__name__}, expected an object")
+        finish = _typed(choice, "finish_reason", (str,), "choices[].")
+        if finish:
+            result.finish_reason = finish
+    return choices
+
+
+def _apply_chunk(event: Mapping[str, Any], result: ChatResult) -> list[tuple[str, str]]:
+    try:
+        pieces: list[tuple[str, str]] = []
+        for choice in _envelope(event, result):
+            delta = _typed(choice, "delta", (dict,), "choices[].") or {}
+            pieces += _text_fields(delta, "choices[].delta.")
+        return pieces
+    except ValueError as why:
+        raise unexpected(
+            "POST /v1/chat/completions", f"a stream chunk: {why}", result.request_id
+        ) from None
+
+
+def _apply_completion(
+    payload: Any,
+    result: ChatResult,
+    on_reasoning: Callable[[str], None] | None,
+    on_content: Callable[[str], None] | None,
+) -> None:
+    try:
+        choices = _envelope(payload, result)
+        if not choices:
+            raise ValueError("no `choices`")
+        message = _typed(choices[0], "message", (dict,), "choices[].") or {}
+        pieces = _text_fields(message, "choices[].message.")
+    except ValueError as why:
+        raise unexpected("POST /v1/chat/completions", str(why), result.request_id) from None
+    for kind, text in pieces:
+        if kind == "reasoning":
+            result.reasoning = text
+            if on_reasoning:
+                on_reasoning(text)
+        else:
+            result.content = text
+            if on_content:
+                on_content(text)
+
+
+def server_sent_events(
+    chunks: Iterable[bytes], request_id: str = ""
+) -> Iterator[dict[str, Any] | None]:
+    """The JSON objects of an SSE stream (``data: {...}`` lines); ``None`` for ``data: [DONE]``.
+
+    A line longer than :data:`MAX_EVENT_BYTES` is refused instead of buffered without end."""
     pending = b""
-    for chunk in response.iter_content(chunk_size=None):
+    for chunk in chunks:
         pending += chunk
         *lines, pending = pending.split(b"\n")
+        if len(pending) > MAX_EVENT_BYTES:
+            raise unexpected(
+                "POST /v1/chat/completions",
+                f"a stream line longer than {MAX_EVENT_BYTES} bytes",
+                request_id,
+            )
         for line in lines:
             line = line.rstrip(b"\r")
             if not line.startswith(b"data:"):
@@ -354,29 +481,51 @@ def server_sent_events(response: requests.Response) -> Iterator[dict[str, Any] |
             try:
                 event = json.loads(payload)
             except ValueError:
-                raise EndpointError(
-                    "the stream carried something that is not JSON",
-                    detail=payload[:300].decode("utf-8", "replace"),
+                raise unexpected(
+                    "POST /v1/chat/completions",
+                    "a stream chunk that is not JSON",
+                    request_id,
+                    payload,
                 ) from None
-            if isinstance(event, dict):
-                yield event
+            if not isinstance(event, dict):
+                raise unexpected(
+                    "POST /v1/chat/completions", "a stream chunk that is not an object", request_id
+                )
+            yield event
 
 
-def _reasoning_of(message: Mapping[str, Any]) -> str:
-    for name in REASONING_FIELDS:
-        value = message.get(name)
-        if value:
-            return value
-    return ""
+def _bounded_text(response: bounded_http.Response, limit: int) -> str:
+    """Up to ``limit`` bytes of an error body, as text (the rest is not read)."""
+    data = b""
+    try:
+        for piece in response.chunks(limit):
+            data += piece
+    except HttpError as failure:
+        if failure.kind != "too_large":
+            raise
+    return data[:limit].decode("utf-8", "replace")
+
+
+def _redirect_refused(response: bounded_http.Response, url: str) -> EndpointError:
+    target = urlsplit(response.header("Location"))
+    where = target.hostname or urlsplit(url).hostname or "?"
+    return EndpointError(
+        f"HTTP {response.status} from {url}: a redirect to {where}, not followed",
+        "AzureML endpoints do not redirect; following one would re-send the prompt and the "
+        "credential to wherever it points",
+        ["use the endpoint's own base URL (the stack's openaiBaseUrl output)"],
+        status=response.status,
+        request_id=response.header("x-request-id"),
+    )
 
 
 def _stream_error(event: Mapping[str, Any], request_id: str) -> EndpointError:
     message = error_message(event)
     return EndpointError(
-        f"vLLM reported an error in the middle of the stream: {message}",
+        f"vLLM reported an error in the middle of the stream: {message[:500]}",
         "the request was accepted (200) and vLLM failed while generating",
         ["check the deployment's logs: `az ml online-deployment get-logs ... --lines 200`"],
-        detail=message,
+        detail=message[:500],
         request_id=request_id,
     )
 
@@ -384,7 +533,7 @@ def _stream_error(event: Mapping[str, Any], request_id: str) -> EndpointError:
 def _cut_stream(
     endpoint: Endpoint, deployment: str | None, why: str, result: ChatResult
 ) -> EndpointError:
-    timeout = _request_timeout(endpoint, deployment)
+    timeout = request_timeout(endpoint, deployment)
     return EndpointError(
         f"the stream ended early, after {len(result.reasoning)} characters of reasoning and "
         f"{len(result.content)} of answer ({why})",
@@ -401,239 +550,31 @@ def _cut_stream(
     )
 
 
-def _request_timeout(endpoint: Endpoint, deployment: str | None) -> str:
-    pinned = endpoint.deployments.get(deployment) if deployment else None
-    infos = [pinned] if pinned else endpoint.live_deployments()
-    seconds = sorted({d.request_timeout_seconds for d in infos if d.request_timeout_seconds})
-    if seconds:
-        return "requestTimeoutSeconds " + "/".join(f"{s} s" for s in seconds)
-    return f"requestTimeoutSeconds, at most {AZUREML_MAX_TIMEOUT_SECONDS} s"
-
-
-def error_message(payload: Any) -> str:
-    """The human part of an error body: vLLM's ``{"error": {"message"}}`` (0.10+), its older flat
-    ``{"object": "error", "message"}``, FastAPI's ``{"detail"}``, or AzureML's ``{"message"}``."""
-    if isinstance(payload, dict):
-        error = payload.get("error")
-        if isinstance(error, dict) and error.get("message"):
-            return str(error["message"])
-        if isinstance(error, str):
-            return error
-        for key in ("message", "detail"):
-            if payload.get(key):
-                return str(payload[key])
-    return json.dumps(payload)[:300]
-
-
-def _body_detail(text: str) -> str:
-    text = text.strip()
-    if not text:
-        return ""
-    try:
-        return error_message(json.loads(text))[:500]
-    except ValueError:
-        return text[:500]
-
-
-def _logs_command(endpoint: Endpoint, deployment: str | None) -> str:
-    names = [deployment] if deployment else [d.name for d in endpoint.live_deployments()]
-    name = names[0] if len(names) == 1 else "<deployment>"
-    return (
-        f"az ml online-deployment get-logs -e {endpoint.endpoint_name or '<endpoint>'} "
-        f"-n {name} -g {endpoint.resource_group_name or '<resource group>'} "
-        f"-w {endpoint.workspace_name or '<workspace>'} --lines 200"
-    )
-
-
-def _in_flight_limit(endpoint: Endpoint, deployment: str | None) -> str:
-    pinned = endpoint.deployments.get(deployment) if deployment else None
-    infos = [pinned] if pinned else endpoint.live_deployments()
-    parts = [
-        f"{d.name}: 2 x {d.max_concurrent_requests_per_instance} x {d.instance_count} = "
-        f"{2 * d.max_concurrent_requests_per_instance * d.instance_count}"
-        for d in infos
-        if d.max_concurrent_requests_per_instance and d.instance_count
-    ]
-    return (
-        f" (configured: {'; '.join(parts)}; autoscale may have changed the instance count)"
-        if parts
-        else ""
-    )
-
-
-def explain_status(
-    status: int,
-    headers: Mapping[str, str],
-    text: str,
-    url: str,
-    endpoint: Endpoint,
-    deployment: str | None,
-    model: str | None = None,
-) -> EndpointError:
-    """What an HTTP status from an AzureML online endpoint means, and what to do about it."""
-    detail = _body_detail(text)
-    request_id = headers.get("x-request-id", "")
-    reason = headers.get(MODEL_ERROR_REASON_HEADER, "")
-    model_status = headers.get(MODEL_ERROR_STATUS_HEADER, "")
-    target = f"deployment '{deployment}'" if deployment else "the endpoint"
-    summary = f"HTTP {status} from {url}"
-
-    def error(meaning: str, advice: list[str], extra: str = "") -> EndpointError:
-        return EndpointError(
-            f"{summary}{extra}", meaning, advice, status, detail, request_id=request_id
-        )
-
-    if status in (401, 403):
-        if endpoint.auth_mode == "AADToken":
-            return error(
-                "AzureML refused the Entra ID token: the caller is not allowed to score, or the "
-                "endpoint does not take Entra ID tokens",
-                [
-                    "the identity behind the token needs the data-plane action "
-                    "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/score/action, "
-                    "for example the built-in 'AzureML Data Scientist' role on the workspace: "
-                    "`az role assignment create --assignee <object id> --role "
-                    '"AzureML Data Scientist" --scope <workspace id>`; new role assignments '
-                    "can take several minutes to apply",
-                    "check who you are: `az account show` (DefaultAzureCredential uses that "
-                    "login first among the developer credentials)",
-                    "if the endpoint's authMode is Key, it takes only keys: drop --aad",
-                ],
-            )
-        return error(
-            "AzureML refused the key: it is not one of the endpoint's two current keys, or the "
-            "endpoint does not take keys",
-            [
-                "keys change when someone runs `az ml online-endpoint regenerate-keys` or the "
-                "endpoint is re-created: `pulumi up` re-reads primaryKey, or get the current key "
-                f"with `az ml online-endpoint get-credentials -n {endpoint.endpoint_name or '<endpoint>'}`",
-                "if the endpoint's authMode is AADToken, it takes no keys: use --aad",
-            ],
-        )
-    if status == 404:
-        if deployment:
-            known = ", ".join(sorted(endpoint.deployments)) or "unknown"
-            return error(
-                f"no deployment named '{deployment}' on this endpoint (or a wrong path)",
-                [
-                    f"deployments this stack declares: {known}; the name in --deployment must "
-                    "match one that exists (is it created yet?)",
-                    f"the base URL must be the endpoint's /v1 URL; this request went to {url}",
-                ],
-            )
-        return error(
-            "no deployment takes traffic (AzureML routes a request without the "
-            "azureml-model-deployment header only to deployments with a positive traffic "
-            "weight), or the path is wrong",
-            [
-                "give a deployment traffic in the stack's deployments (weights sum to 100) and "
-                "`pulumi up`, or address one directly with --deployment NAME",
-                f"the base URL must be the endpoint's /v1 URL; this request went to {url}",
-            ],
-        )
-    if status == 408:
-        return error(
-            f"{target} did not finish within its request timeout "
-            f"({_request_timeout(endpoint, deployment)}); AzureML cut the request",
-            [
-                "R1 models reason for thousands of tokens before answering: lower --max-tokens",
-                "raise the deployment's requestTimeoutSeconds (AzureML allows at most "
-                f"{AZUREML_MAX_TIMEOUT_SECONDS} s) and `pulumi up`",
-                "if it happens under load, requests are queueing: scale out",
-            ],
-        )
-    if status == 424:
-        logs = f"read the container's logs: `{_logs_command(endpoint, deployment)}`"
-        if reason == "model_not_ready" or not model_status:
-            return error(
-                "the vLLM container behind "
-                f"{target} is not ready: still starting (image pull, ~16 GB weight download, "
-                "load take 10-20 minutes on a new instance) or unhealthy",
-                [
-                    logs,
-                    "check the deployment's state: `az ml online-deployment show ...` "
-                    "(provisioningState, and whether instances restart)",
-                    "if it never becomes ready, the readiness probe budget may be shorter than "
-                    "the cold start, or vLLM fails to load the model (out of memory, gated model "
-                    "without huggingFaceToken, no outbound access to huggingface.co)",
-                ],
-                extra=f" ({reason})" if reason else "",
-            )
-        advice = [logs]
-        if model_status == "400":
-            advice.insert(
-                0,
-                "vLLM rejected the request: prompt plus --max-tokens must fit the model's "
-                "context (maxModelLen); see 'Server said'",
-            )
-        elif model_status == "404":
-            advice.insert(
-                0,
-                f"vLLM does not serve the model '{model}' (or the path): list what it serves "
-                "with GET /v1/models (`python -m clients.smoke`) and pass --model",
-            )
-        return error(
-            f"AzureML passed the request to vLLM, which answered {model_status}; AzureML reports "
-            "any non-200 answer of the container as 424",
-            advice,
-            extra=f" (vLLM answered {model_status})",
-        )
-    if status == 429:
-        limit = _in_flight_limit(endpoint, deployment)
-        if reason == "too_many_pending_request":
-            return error(
-                "too many requests in flight: AzureML admits at most 2 x "
-                f"maxConcurrentRequestsPerInstance x instances at once{limit} and rejects the rest",
-                [
-                    "retry with exponential backoff",
-                    "scale out (instanceCount, or autoscale maxInstances), or raise "
-                    "maxConcurrentRequestsPerInstance to vLLM's --max-num-seqs",
-                ],
-            )
-        return error(
-            "rate limited: either too many requests in flight (AzureML admits at most 2 x "
-            f"maxConcurrentRequestsPerInstance x instances{limit}), or the endpoint's "
-            "request-rate limit (a per-endpoint quota, 500 requests/s by default) was reached",
-            [
-                "retry with exponential backoff",
-                "scale out, or raise maxConcurrentRequestsPerInstance to vLLM's --max-num-seqs; "
-                "for the rate limit, ask for a quota increase",
-            ],
-        )
-    if status >= 500:
-        return error(
-            "AzureML's own infrastructure failed to handle the request",
-            [
-                "retry; if it persists check `az ml online-endpoint show` and the deployment's "
-                "provisioning state, and open a support request with the request id",
-            ],
-        )
-    return error(
-        "unexpected status for an OpenAI-compatible call",
-        ["check the request and the base URL"],
-    )
-
-
-def connection_error(
-    error: requests.RequestException, url: str, read_timeout: float
-) -> EndpointError:
-    """A request that never got an HTTP answer."""
-    text = str(error)
-    if isinstance(error, requests.exceptions.SSLError):
+def connection_error(failure: HttpError, url: str, timeout: float) -> EndpointError:
+    """A call that never got a complete HTTP answer."""
+    text = str(failure)
+    if failure.kind == "tls":
         return EndpointError(
             f"TLS handshake with {url} failed",
             "the endpoint's certificate could not be verified",
-            ["check proxies that intercept TLS (REQUESTS_CA_BUNDLE)"],
+            ["check proxies that intercept TLS (REQUESTS_CA_BUNDLE names their CA bundle)"],
             detail=text[:300],
         )
-    if isinstance(error, requests.exceptions.ReadTimeout):
+    if failure.kind == "deadline":
         return EndpointError(
-            f"no answer from {url} within {read_timeout:.0f} s",
+            f"no complete answer from {url} within {timeout:g} s (--timeout)",
             f"AzureML answers 408 after the request timeout (at most {AZUREML_MAX_TIMEOUT_SECONDS} "
-            "s), so a silent connection usually means a network device in between dropped it",
+            "s), so a call that outlasts it was held open by something in between, or by a "
+            "server that never finishes",
             ["retry; lower --max-tokens; check proxies and firewalls on the way"],
         )
-    if isinstance(error, requests.exceptions.ConnectionError):
+    if failure.kind == "too_large":
+        return EndpointError(
+            f"the answer from {url} is too large ({text})",
+            "no completion this client asks for comes near that size",
+            ["check the base URL: something other than vLLM may be answering"],
+        )
+    if failure.kind == "connect":
         advice = [
             "check the URL: the endpoint's host is <endpoint>.<region>.inference.ml.azure.com",
             "an endpoint with publicNetworkAccess Disabled is reachable only through its private "

@@ -93,6 +93,13 @@ class Endpoint:
 def normalize_base_url(value: str, where: str) -> str:
     """The OpenAI-compatible base URL, ending in ``/v1`` without a trailing slash."""
     parts = urlsplit(value.strip())
+    if parts.username is not None or parts.password is not None:
+        # Never echo it: the user info may hold a password. AzureML takes no basic auth.
+        raise EndpointConfigError(
+            f"{where} carries user info (user:password@) before the host {parts.hostname}; "
+            "AzureML endpoints take the key as a bearer token: drop it from the URL and pass "
+            f"the key with --api-key or {ENV_API_KEY}"
+        )
     if parts.scheme not in ("https", "http") or not parts.netloc:
         raise EndpointConfigError(
             f"{where} = {value!r} is not a URL; expected "
@@ -223,7 +230,8 @@ def read_stack_outputs(pulumi: str, stack: str | None) -> dict[str, Any]:
     except (OSError, subprocess.TimeoutExpired) as error:
         raise EndpointConfigError(f"could not run `{' '.join(command)}`: {error}") from None
     if result.returncode != 0:
-        message = result.stderr.strip() or result.stdout.strip() or f"exit {result.returncode}"
+        # Never stdout: with --show-secrets it may hold primaryKey even when the command fails.
+        message = result.stderr.strip()[:2000] or f"exit {result.returncode}, no message on stderr"
         raise EndpointConfigError(
             f"`pulumi stack output` failed for {shown}: {message}\n"
             "Log in to the stack's backend (`pulumi login`), check the stack name "
@@ -248,6 +256,7 @@ def resolve_endpoint(
     model: str | None = None,
     environ: Mapping[str, str] | None = None,
     which: Callable[[str], str | None] = shutil.which,
+    on_secret: Callable[[str], None] | None = None,
 ) -> tuple[Endpoint, list[str]]:
     """The endpoint to call, and notes worth telling the user (for example a fallback taken)."""
     env = os.environ if environ is None else environ
@@ -272,6 +281,9 @@ def resolve_endpoint(
 
     def from_stack(pulumi: str) -> Endpoint:
         outputs = read_stack_outputs(pulumi, stack)
+        key = outputs.get("primaryKey")
+        if on_secret is not None and isinstance(key, str):
+            on_secret(key)
         source = f"stack '{stack}'" if stack else "the selected Pulumi stack"
         return endpoint_from_outputs(outputs, source, stack, api_key, use_aad, model)
 
@@ -300,7 +312,9 @@ def resolve_endpoint(
     )
 
 
-def endpoint_from_arguments(args: Any, err: TextIO, label: str) -> Endpoint | None:
+def endpoint_from_arguments(
+    args: Any, err: TextIO, label: str, on_secret: Callable[[str], None] | None = None
+) -> Endpoint | None:
     """The endpoint the command-line options name (``--stack``, ``--base-url``, ``--api-key``,
     ``--aad``, ``--model``), with notes written to ``err``; None, after an error message, when it
     cannot be resolved (the caller exits 2)."""
@@ -311,6 +325,7 @@ def endpoint_from_arguments(args: Any, err: TextIO, label: str) -> Endpoint | No
             api_key=args.api_key,
             use_aad=args.aad,
             model=args.model,
+            on_secret=on_secret,
         )
     except EndpointConfigError as error:
         err.write(f"{label}error: {error}\n")

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import TextIO
 
 from clients.chat import add_endpoint_arguments
+from clients.cli import run_tool
 from clients.inference import (
     ChatOptions,
     ChatResult,
@@ -28,6 +29,7 @@ from clients.inference import (
     TokenCredential,
 )
 from clients.outputs import Endpoint, endpoint_from_arguments
+from lib.redact import Redactor
 
 # Short, with one right answer, and cheap: an R1 distill reasons a few dozen to a few hundred
 # tokens on it. The instruction is in the user turn (DeepSeek: no system prompt).
@@ -150,10 +152,24 @@ def main(
     credential: TokenCredential | None = None,
 ) -> int:
     """Run the smoke test; ``credential`` replaces DefaultAzureCredential (tests pass a fake)."""
-    out: TextIO = stdout if stdout is not None else sys.stdout
-    err: TextIO = stderr if stderr is not None else sys.stderr
     args = _parser().parse_args(argv)
-    endpoint = endpoint_from_arguments(args, err, "smoke: ")
+    return run_tool(
+        lambda out, err, redactor: _smoke(args, out, err, credential, redactor),
+        args,
+        stdout,
+        stderr,
+        "smoke: ",
+    )
+
+
+def _smoke(
+    args: argparse.Namespace,
+    out: TextIO,
+    err: TextIO,
+    credential: TokenCredential | None,
+    redactor: Redactor,
+) -> int:
+    endpoint = endpoint_from_arguments(args, err, "smoke: ", on_secret=redactor.add)
     if endpoint is None:
         return 2
     out.write(f"smoke: {endpoint.base_url} ({endpoint.source}, auth {endpoint.auth_mode})\n")
@@ -167,7 +183,11 @@ def main(
             live = ", ".join(f"{d.name} {d.traffic}%" for d in endpoint.live_deployments())
             out.write(f"traffic split{f' ({live})' if live else ''}:\n")
         client = InferenceClient(
-            endpoint, deployment=target, credential=credential, read_timeout=args.timeout
+            endpoint,
+            deployment=target,
+            credential=credential,
+            timeout=args.timeout,
+            redactor=redactor,
         )
         models_check, model = check_models(client, endpoint.configured_models(target))
         checks = [models_check]
