@@ -232,12 +232,14 @@ def request(
     )
     watchdog = threading.Timer(max(deadline.remaining(), 0.0), _shutdown, args=(connection,))
     watchdog.daemon = True
+    phase = "connect"
     try:
         if deadline.expired():
             raise _expired(deadline)
         # Started before connect: a TLS handshake trickled byte by byte is cut off too.
         watchdog.start()
         connection.connect()
+        phase = "protocol"
         if connection.sock is not None:
             connection.sock.settimeout(min(max(deadline.remaining(), 0.001), 60.0))
         connection.putrequest(method, target, skip_accept_encoding=True)
@@ -260,7 +262,7 @@ def request(
         connection.close()
         if deadline.expired():
             raise _expired(deadline) from None
-        kind = "connect" if isinstance(error, OSError) else "protocol"
+        kind = phase
         reason = str(error)[:200] or type(error).__name__
         raise HttpError(kind, f"{reason} (talking to {parts.hostname})") from None
     return Response(connection, raw, url, deadline, watchdog)
