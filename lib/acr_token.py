@@ -16,13 +16,14 @@ from __future__ import annotations
 import base64
 import json
 from typing import Any
+from urllib.parse import urlencode, urlsplit
 
 import pulumi
-import requests
-from azure.core.exceptions import ClientAuthenticationError
 
-from lib import runtime
+from lib import bounded_http, runtime
 from lib.arm import ARM_SCOPE, LOGIN_HELP, TokenCredential, default_credential
+from lib.bounded_http import Deadline, HttpError
+from lib.redact import Redactor
 
 # Docker's username for an ACR refresh token (AAD-OAuth.md, "Authenticating docker with an ACR
 # refresh token"): the registry then reads the password as a token, not as a user's password.
@@ -36,6 +37,11 @@ EXCHANGE_SCOPE = ARM_SCOPE
 # neither builds nor pushes then, and it ignores password changes when diffing, so the real token
 # on `pulumi up` causes no rebuild.
 NOT_FETCHED = "not-fetched-during-preview"
+
+# The exchange is one small form POST; a registry that takes longer, or answers with more, is not
+# one to wait for.
+EXCHANGE_DEADLINE_SECONDS = 60.0
+MAX_EXCHANGE_BODY_BYTES = 1024 * 1024
 
 
 class RegistryLoginError(pulumi.RunError):
@@ -58,7 +64,6 @@ def exchange_refresh_token(
     login_server: str,
     credential: TokenCredential | None = None,
     base_url: str | None = None,
-    session: requests.Session | None = None,
 ) -> str:
     """An ACR refresh token for ``login_server`` in exchange for the caller's Entra ID token.
 
@@ -66,37 +71,54 @@ def exchange_refresh_token(
     :class:`RegistryLoginError` with what to do when there is no login or it lacks permission.
     """
     try:
-        access_token = (credential or default_credential()).get_token(EXCHANGE_SCOPE).token
-    except ClientAuthenticationError as error:
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        access_token = str((credential or default_credential()).get_token(EXCHANGE_SCOPE).token)
+    except Exception as error:
+        # Any failure, not only ClientAuthenticationError: the fix is the login either way.
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:300]
         raise RegistryLoginError(
-            f"Cannot push the vLLM image to {login_server}: no Azure login ({reason}). {LOGIN_HELP}"
+            f"Cannot push the vLLM image to {login_server}: no usable Azure login ({reason}). "
+            f"{LOGIN_HELP}"
         ) from None
     form = {"grant_type": "access_token", "service": login_server, "access_token": access_token}
     tenant = _tenant_of(access_token)
     if tenant:
         form["tenant"] = tenant
     url = f"{(base_url or f'https://{login_server}').rstrip('/')}/oauth2/exchange"
+    scheme, host = urlsplit(url).scheme, urlsplit(url).hostname or ""
+    if scheme != "https" and not (scheme == "http" and bounded_http.is_loopback(host)):
+        raise RegistryLoginError(f"Refusing to send the Azure token to {url}: not https")
+    redactor = Redactor(access_token)
     try:
-        response = (session or requests.Session()).post(url, data=form, timeout=60)
-    except requests.RequestException as error:
+        with bounded_http.request(
+            "POST",
+            url,
+            {"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"},
+            urlencode(form).encode(),
+            Deadline(EXCHANGE_DEADLINE_SECONDS),
+        ) as response:
+            status, body = response.status, response.read(MAX_EXCHANGE_BODY_BYTES)
+    except HttpError as error:
         raise RegistryLoginError(
             f"Cannot reach registry {login_server} to exchange the Azure login for a push token: "
             f"{error}. With a private registry, run `pulumi up` from a network that reaches it."
         ) from None
-    if response.status_code in (401, 403):
+    if status in (401, 403):
         raise RegistryLoginError(
-            f"Registry {login_server} refused the Azure login ({response.status_code}): the "
+            f"Registry {login_server} refused the Azure login ({status}): the "
             "identity running `pulumi up` needs AcrPush or Owner/Contributor on the registry "
             "(Container Registry Repository Writer if the registry uses ABAC permissions). "
             + LOGIN_HELP
         )
-    if response.status_code >= 400:
+    text = body.decode("utf-8", "replace")
+    if status >= 400:
         raise RegistryLoginError(
-            f"Registry {login_server} answered {response.status_code} to the token exchange: "
-            f"{response.text[:300]}"
+            f"Registry {login_server} answered {status} to the token exchange: "
+            f"{redactor(text[:300])}"
         )
-    payload: Any = response.json() if response.content else {}
+    try:
+        payload: Any = json.loads(text) if text.strip() else {}
+    except ValueError:
+        payload = {}
     token = payload.get("refresh_token") if isinstance(payload, dict) else None
     if not isinstance(token, str) or not token:
         raise RegistryLoginError(f"Registry {login_server} returned no refresh token")

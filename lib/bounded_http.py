@@ -125,6 +125,11 @@ class Response:
         while True:
             piece = self._read1()
             if not piece:
+                # The watchdog's shutdown reads as a clean end of file: tell the two apart.
+                if self._deadline.expired():
+                    raise _expired(self._deadline)
+                if self._raw.length:
+                    raise HttpError("protocol", "the answer ended before its Content-Length")
                 return
             outputs = [piece] if inflater is None else self._inflate(inflater, piece, max_bytes)
             for output in outputs:

@@ -15,6 +15,7 @@ import pulumi
 import pytest
 
 from clients.outputs import ENV_API_KEY, ENV_BASE_URL, ENV_MODEL
+from lib.arm import ArmClient
 from tools.offline import ProgramRun, committed_stacks, load_stack_config, run_program
 
 STACKS = committed_stacks()
@@ -93,3 +94,11 @@ def isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Pat
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("NO_COLOR", "1")
     return bin_dir
+
+
+@pytest.fixture
+def fast_polls(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No floor between polls for the test: the fake answers at once, and a second per poll would
+    make the suite minutes slower. Production code keeps ArmClient.min_poll_seconds (1 s);
+    tests/lib/test_arm_faults.py checks that floor without this fixture."""
+    monkeypatch.setattr(ArmClient, "min_poll_seconds", 0.0)

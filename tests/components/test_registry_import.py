@@ -39,6 +39,9 @@ PROPS: dict[str, Any] = {
     "__provider": "serialized-provider",
 }
 
+# ARM polls here need no floor between them (see fast_polls).
+pytestmark = pytest.mark.usefixtures("fast_polls")
+
 
 class ImportImageAction:
     """ARM's importImage: 202 Accepted with a Location to poll; the copy exists once it succeeds."""

@@ -40,6 +40,9 @@ ENDPOINT_ID = (
 API = ENDPOINT_API_VERSION
 POLLS = 3
 
+# ARM polls here need no floor between them (see fast_polls).
+pytestmark = pytest.mark.usefixtures("fast_polls")
+
 
 @dataclass
 class Arm:

@@ -18,6 +18,9 @@ API = "2025-12-01"
 # What the client asked to sleep, in seconds (nothing sleeps for real in these tests).
 SLEEPS: list[float] = []
 
+# ARM polls here need no floor between them (see fast_polls).
+pytestmark = pytest.mark.usefixtures("fast_polls")
+
 
 @pytest.fixture
 def arm() -> Iterator[tuple[FakeArm, ArmClient]]:

@@ -188,11 +188,18 @@ class _RequestHandler(BaseHTTPRequestHandler):
         with self.fake.lock:
             self.fake.requests.append(request)
             status, payload, headers = self.fake.handle(request)
-        data = b"" if payload is None else json.dumps(payload).encode()
+        # bytes go out as they are: a test can answer with an empty or garbled body.
+        data = (
+            payload
+            if isinstance(payload, bytes)
+            else b""
+            if payload is None
+            else json.dumps(payload).encode()
+        )
         self.send_response(status)
         for key, value in headers.items():
             self.send_header(key, value)
-        if data:
+        if data and not isinstance(payload, bytes):
             self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
