@@ -13,13 +13,13 @@ variable would be a second signal that can lie: left set in a real shell, it wou
 from __future__ import annotations
 
 import pulumi
-from pulumi.runtime.mocks import MockMonitor
-from pulumi.runtime.settings import get_monitor
+
+from lib.pulumi_api import is_mock_monitor
 
 
 def under_mocks() -> bool:
     """Whether the engine is Pulumi's mock monitor (tests and the offline preview)."""
-    return isinstance(get_monitor(), MockMonitor)
+    return is_mock_monitor()
 
 
 def deploying_for_real() -> bool:

@@ -11,11 +11,11 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-import pulumi
 import pytest
 
 from clients.outputs import ENV_API_KEY, ENV_BASE_URL, ENV_MODEL
 from lib.arm import ArmClient
+from lib.pulumi_api import clear_pending_outputs
 from tools.offline import ProgramRun, committed_stacks, load_stack_config, run_program
 
 STACKS = committed_stacks()
@@ -41,7 +41,7 @@ def fresh_event_loop() -> Iterator[None]:
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     yield
-    pulumi.runtime.settings.SETTINGS.outputs.clear()
+    clear_pending_outputs()
     loop.close()
     asyncio.set_event_loop(None)
 

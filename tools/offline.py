@@ -24,9 +24,15 @@ from typing import Any
 
 import pulumi
 import yaml
-from pulumi.runtime import mocks as pulumi_mocks
-from pulumi.runtime.stack import run_pulumi_func
-from pulumi.runtime.sync_await import _sync_await
+
+from lib.pulumi_api import (
+    MockMonitor,
+    deserialize_properties,
+    get_root_resource,
+    reset_root_stack,
+    run_program_function,
+    sync_await,
+)
 
 # Re-exported: the preview and the tests catch it from here.
 from tools.stackfile import StackFileError, read_stack_file
@@ -322,7 +328,7 @@ class AzureMocks(pulumi.runtime.Mocks):
         return {}
 
 
-class RecordingMonitor(pulumi_mocks.MockMonitor):
+class RecordingMonitor(MockMonitor):
     """The mock monitor, plus a record of each registration's parent, options and dependencies."""
 
     def __init__(self, mocks: AzureMocks):
@@ -334,7 +340,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         if request.type == "pulumi:pulumi:Stack":
             return response
         secret_paths: list[str] = []
-        raw_inputs = pulumi.runtime.rpc.deserialize_properties(request.object, keep_internal=True)
+        raw_inputs = deserialize_properties(request.object, keep_internal=True)
         inputs = _strip_secrets(raw_inputs, "", secret_paths)
         registration = self.resources.get(response.urn)
         self.recorded.append(
@@ -473,9 +479,9 @@ UNKNOWN_OUTPUT = "[unknown until pulumi up]"
 
 def _resolve(value: Any) -> tuple[Any, bool]:
     output = pulumi.Output.from_input(value)
-    known = bool(_sync_await(output.is_known()))
-    resolved = _sync_await(output.future()) if known else UNKNOWN_OUTPUT
-    secret = bool(_sync_await(output.is_secret()))
+    known = bool(sync_await(output.is_known()))
+    resolved = sync_await(output.future()) if known else UNKNOWN_OUTPUT
+    secret = bool(sync_await(output.is_secret()))
     return resolved, secret
 
 
@@ -504,14 +510,14 @@ def run_program(
     monitor = RecordingMonitor(mocks)
     # set_mocks creates a root stack only when none exists; without this reset a second run in
     # the same process would export onto the first run's stack and report its outputs.
-    pulumi.runtime.settings.ROOT.set(None)
+    reset_root_stack()
     pulumi.runtime.set_mocks(
         mocks, project=project_name(), stack=stack, preview=preview, monitor=monitor
     )
     pulumi.runtime.set_all_config(config, secret_keys)
     with _program_on_path():
-        _sync_await(run_pulumi_func(program or _run_main))
-    root = pulumi.runtime.settings.get_root_resource()
+        run_program_function(program or _run_main)
+    root = get_root_resource()
     outputs: dict[str, Any] = {}
     secret_outputs: set[str] = set()
     for name, value in sorted(getattr(root, "outputs", {}).items()):

@@ -10,11 +10,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pulumi
 import pytest
 
 from clients import smoke
 from clients.outputs import ENV_API_KEY, ENV_BASE_URL, ENV_MODEL, ROOT, endpoint_from_outputs
+from lib.pulumi_api import reset_root_stack
 from tests.conftest import RunProgram
 from tests.support.fake_vllm import (
     DEFAULT_MODEL,
@@ -225,7 +225,7 @@ def test_stack_exports_what_apps_and_tools_read(stack: str, run: RunProgram) -> 
     read the result."""
     # pulumi.runtime.set_mocks makes a new root stack only when none is set, so without this an
     # earlier test's exports would be read as this stack's.
-    pulumi.runtime.settings.ROOT.set(None)
+    reset_root_stack()
     stack_run = run(stack)
     outputs = stack_run.outputs
     assert set(outputs) >= CONTRACT

@@ -8,10 +8,6 @@ from lib import runtime
 from tests.conftest import RunProgram
 
 
-class _RealEngine:
-    """Stands in for the gRPC resource monitor of a real `pulumi up`: anything but a MockMonitor."""
-
-
 @pytest.mark.parametrize("variable", ["PULUMI_OFFLINE", "PULUMI_MOCKS", "PULUMI_TEST_MODE"])
 def test_an_environment_variable_does_not_make_a_real_run_offline(
     monkeypatch: pytest.MonkeyPatch, variable: str
@@ -19,7 +15,8 @@ def test_an_environment_variable_does_not_make_a_real_run_offline(
     # Left over in a real shell, such a variable must not turn off the registry token or make a
     # real preview call listKeys.
     monkeypatch.setenv(variable, "1")
-    monkeypatch.setattr(runtime, "get_monitor", lambda: _RealEngine())
+    # The engine of a real `pulumi up`: a gRPC resource monitor, not Pulumi's MockMonitor.
+    monkeypatch.setattr(runtime, "is_mock_monitor", lambda: False)
     monkeypatch.setattr(runtime.pulumi.runtime, "is_dry_run", lambda: False)
     assert not runtime.under_mocks()
     assert runtime.deploying_for_real()
