@@ -15,9 +15,10 @@ from typing import Any
 
 from clients.errors import EndpointError
 from clients.outputs import Endpoint
+from lib.catalog import MAX_REQUEST_TIMEOUT_SECONDS
 
-# AzureML's maximum request timeout (request_settings.request_timeout_ms <= 180000).
-AZUREML_MAX_TIMEOUT_SECONDS = 180
+# AzureML's maximum request timeout.
+AZUREML_MAX_TIMEOUT_SECONDS = MAX_REQUEST_TIMEOUT_SECONDS
 MODEL_ERROR_REASON_HEADER = "ms-azureml-model-error-reason"
 MODEL_ERROR_STATUS_HEADER = "ms-azureml-model-error-statuscode"
 

@@ -27,13 +27,13 @@ from types import MappingProxyType
 from typing import Any, TextIO
 from urllib.parse import urlsplit, urlunsplit
 
+from lib.catalog import AUTH_MODES
+
 ROOT = Path(__file__).resolve().parent.parent
 
 ENV_BASE_URL = "VLLM_AZUREML_BASE_URL"
 ENV_API_KEY = "VLLM_AZUREML_API_KEY"
 ENV_MODEL = "VLLM_AZUREML_MODEL"
-
-AUTH_MODES = ("Key", "AADToken")
 
 # `pulumi stack output` only reads local state or the backend; a minute is plenty, and a hung CLI
 # (for example waiting for a passphrase on a terminal it does not have) should not hang CI.

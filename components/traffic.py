@@ -41,15 +41,14 @@ import pulumi
 import pulumi.dynamic
 
 from lib.arm import ArmClient, ArmError
+from lib.pulumi_api import UNKNOWN
+
+# ARM's rules for endpoint traffic, shared with settings (re-exported: tests and callers use it).
+from lib.traffic_rules import traffic_problems
 
 # The API version azure-native 3.29 uses for machinelearningservices, so both sides read and write
 # the endpoint with the same schema. An input, so that a bump shows in `pulumi preview`.
 ENDPOINT_API_VERSION = "2025-12-01"
-
-# ARM's limits for endpoint traffic (managed online endpoints): live traffic sums to 100 (or is
-# empty when there are no deployments) and at most 50 % is mirrored, to one deployment that takes
-# no live traffic.
-MAX_MIRROR_PERCENT = 50
 
 ENDPOINT_ID_PATTERN = re.compile(
     r"/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.MachineLearningServices/"
@@ -61,31 +60,6 @@ ENDPOINT_ID_PATTERN = re.compile(
 _READ_ONLY_ENVELOPE = ("id", "name", "type", "systemData", "etag")
 _READ_ONLY_PROPERTIES = ("provisioningState", "scoringUri", "swaggerUri")
 _READ_ONLY_IDENTITY = ("principalId", "tenantId")
-
-
-def traffic_problems(traffic: Mapping[str, Any], mirror_traffic: Mapping[str, Any]) -> list[str]:
-    """Why ARM would refuse these traffic maps (empty when it would accept them)."""
-    problems: list[str] = []
-    for label, shares in (("traffic", traffic), ("mirror_traffic", mirror_traffic)):
-        for deployment, percent in shares.items():
-            if isinstance(percent, bool) or not isinstance(percent, int) or not 0 <= percent <= 100:
-                problems.append(f"{label}[{deployment}] = {percent!r}: must be 0-100")
-    if problems:
-        return problems
-    live = sum(traffic.values())
-    if traffic and live != 100:
-        problems.append(f"live traffic must sum to 100, got {live}")
-    mirrored = {name: percent for name, percent in mirror_traffic.items() if percent > 0}
-    if len(mirrored) > 1:
-        problems.append(f"mirror traffic may go to one deployment only, got {sorted(mirrored)}")
-    for name, percent in mirrored.items():
-        if percent > MAX_MIRROR_PERCENT:
-            problems.append(f"mirror traffic to {name} is {percent} %, at most 50 % is allowed")
-        if traffic.get(name, 0) > 0:
-            problems.append(f"{name} cannot take mirror traffic while it takes live traffic")
-        if name not in traffic:
-            problems.append(f"mirror traffic names {name}, which is not a deployment of the stack")
-    return problems
 
 
 def endpoint_body_with_traffic(
@@ -293,7 +267,7 @@ def _whole_numbers(shares: Mapping[str, Any]) -> dict[str, Any]:
 
 def _unknown(value: Any) -> bool:
     # Pulumi hands dynamic providers this placeholder for values not known during a preview.
-    return value == pulumi.runtime.rpc.UNKNOWN
+    return value == UNKNOWN
 
 
 def _has_unknown(value: Any) -> bool:

@@ -13,10 +13,9 @@ import uuid
 import pulumi
 from pulumi_azure_native import authorization
 
-# Built-in role definition GUIDs: identical in every tenant and subscription (Azure built-in roles
-# reference). Only the ones this project assigns.
-KEY_VAULT_SECRETS_USER_ROLE = "4633458b-17de-408a-b874-0445c86b69e6"
-KEY_VAULT_SECRETS_OFFICER_ROLE = "b86a8fe4-44ce-4948-aee5-eccb2c155cd7"
+# The built-in role ids components assign, re-exported from the catalog where they are stated.
+from lib.catalog import KEY_VAULT_SECRETS_OFFICER_ROLE as KEY_VAULT_SECRETS_OFFICER_ROLE
+from lib.catalog import KEY_VAULT_SECRETS_USER_ROLE as KEY_VAULT_SECRETS_USER_ROLE
 
 # uuid5 namespace for role assignment names: any fixed UUID works, it only has to never change
 # (a new one would rename, so delete and re-create, every assignment of every stack).

@@ -9,8 +9,11 @@ into each deployment's ``environment_variables``.
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
-from settings import DeploymentSettings
+if TYPE_CHECKING:
+    # Only for the annotation: settings validate extra arguments with fits_environment below.
+    from settings import DeploymentSettings
 
 # The names the entrypoint reads. Not VLLM_*: vLLM reserves that prefix for its own settings and
 # warns about names it does not know.
@@ -26,6 +29,12 @@ EXTRA_ARGS = "SERVE_EXTRA_ARGS"
 NO_REASONING_PARSER = "none"
 
 
+def fits_environment(argument: str) -> bool:
+    """Whether ``argument`` can travel in an environment variable and reach `vllm serve` as a
+    command-line argument: neither can hold a NUL character (C strings end at the first one)."""
+    return "\0" not in argument
+
+
 def vllm_environment(deployment: DeploymentSettings) -> dict[str, str]:
     """The environment variables that make the image serve ``deployment`` as configured.
 
@@ -35,9 +44,9 @@ def vllm_environment(deployment: DeploymentSettings) -> dict[str, str]:
     """
     vllm = deployment.vllm
     for argument in vllm.extra_args:
-        if "\0" in argument:
-            # Settings validation lets any string through; a NUL cannot live in an environment
-            # variable or a command-line argument, so refuse it here rather than in the container.
+        if not fits_environment(argument):
+            # Settings refuse such an argument under its key; this guards deployment settings
+            # built some other way, so the container never gets a truncated argument.
             raise ValueError(f"deployment {deployment.name!r}: an extra argument contains NUL")
     return {
         MODEL_NAME: deployment.model,

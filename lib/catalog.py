@@ -1,0 +1,314 @@
+"""Azure facts and limits the project depends on, each stated once.
+
+Settings validate against these, components and the client tools quote them, and the traffic rules
+(lib/traffic_rules.py) enforce them. Nothing here imports Pulumi, so the client tools can use it.
+Each fact names its source: a file name ending in .md is a page of Microsoft's AzureML docs
+(github.com/MicrosoftDocs/azure-ai-docs, articles/machine-learning/).
+
+The policy pack (policy/rules.py) runs in its own environment and keeps its own copies of the few
+facts it needs; tests/lib/test_catalog.py pins those copies to this module.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+# Public Azure regions (ARM `location` spellings). A stack file naming a region outside this list is
+# almost always a typo ("Sweden Central", "eastus-2"); ARM would only say so minutes into `pulumi up`.
+AZURE_REGIONS = frozenset(
+    [
+        "australiacentral",
+        "australiacentral2",
+        "australiaeast",
+        "australiasoutheast",
+        "austriaeast",
+        "belgiumcentral",
+        "brazilsouth",
+        "brazilsoutheast",
+        "canadacentral",
+        "canadaeast",
+        "centralindia",
+        "centralus",
+        "chilecentral",
+        "eastasia",
+        "eastus",
+        "eastus2",
+        "francecentral",
+        "francesouth",
+        "germanynorth",
+        "germanywestcentral",
+        "indonesiacentral",
+        "israelcentral",
+        "italynorth",
+        "japaneast",
+        "japanwest",
+        "jioindiacentral",
+        "jioindiawest",
+        "koreacentral",
+        "koreasouth",
+        "malaysiawest",
+        "mexicocentral",
+        "newzealandnorth",
+        "northcentralus",
+        "northeurope",
+        "norwayeast",
+        "norwaywest",
+        "polandcentral",
+        "qatarcentral",
+        "southafricanorth",
+        "southafricawest",
+        "southcentralus",
+        "southindia",
+        "southeastasia",
+        "spaincentral",
+        "swedencentral",
+        "swedensouth",
+        "switzerlandnorth",
+        "switzerlandwest",
+        "uaecentral",
+        "uaenorth",
+        "uksouth",
+        "ukwest",
+        "westcentralus",
+        "westeurope",
+        "westindia",
+        "westus",
+        "westus2",
+        "westus3",
+    ]
+)
+
+# GPU sizes that AzureML managed online deployments accept (reference-managed-online-endpoints-
+# vm-sku-list). vLLM needs a CUDA GPU, so CPU sizes are refused here rather than by a crash-looping
+# container an hour into `pulumi up`.
+GPU_INSTANCE_TYPES = frozenset(
+    {
+        "Standard_NC4as_T4_v3",
+        "Standard_NC8as_T4_v3",
+        "Standard_NC16as_T4_v3",
+        "Standard_NC64as_T4_v3",
+        "Standard_NC6s_v3",
+        "Standard_NC12s_v3",
+        "Standard_NC24s_v3",
+        "Standard_NC24ads_A100_v4",
+        "Standard_NC48ads_A100_v4",
+        "Standard_NC96ads_A100_v4",
+        "Standard_ND96asr_v4",
+        "Standard_ND96amsr_A100_v4",
+        "Standard_NC40ads_H100_v5",
+        "Standard_NC80adis_H100_v5",
+        "Standard_ND96isr_H100_v5",
+    }
+)
+
+# Windows time zone ids, the spelling Azure Monitor autoscale recurrences take (not IANA names):
+# the list the autoscale API documents for RecurrentSchedule.timeZone (Microsoft.Insights
+# autoscalesettings schema), west to east.
+AUTOSCALE_TIME_ZONES = frozenset(
+    {
+        "Dateline Standard Time",
+        "UTC-11",
+        "Hawaiian Standard Time",
+        "Alaskan Standard Time",
+        "Pacific Standard Time (Mexico)",
+        "Pacific Standard Time",
+        "US Mountain Standard Time",
+        "Mountain Standard Time (Mexico)",
+        "Mountain Standard Time",
+        "Central America Standard Time",
+        "Central Standard Time",
+        "Central Standard Time (Mexico)",
+        "Canada Central Standard Time",
+        "SA Pacific Standard Time",
+        "Eastern Standard Time",
+        "US Eastern Standard Time",
+        "Venezuela Standard Time",
+        "Paraguay Standard Time",
+        "Atlantic Standard Time",
+        "Central Brazilian Standard Time",
+        "SA Western Standard Time",
+        "Pacific SA Standard Time",
+        "Newfoundland Standard Time",
+        "E. South America Standard Time",
+        "Argentina Standard Time",
+        "SA Eastern Standard Time",
+        "Greenland Standard Time",
+        "Montevideo Standard Time",
+        "Bahia Standard Time",
+        "UTC-02",
+        "Mid-Atlantic Standard Time",
+        "Azores Standard Time",
+        "Cape Verde Standard Time",
+        "Morocco Standard Time",
+        "UTC",
+        "GMT Standard Time",
+        "Greenwich Standard Time",
+        "W. Europe Standard Time",
+        "Central Europe Standard Time",
+        "Romance Standard Time",
+        "Central European Standard Time",
+        "W. Central Africa Standard Time",
+        "Namibia Standard Time",
+        "Jordan Standard Time",
+        "GTB Standard Time",
+        "Middle East Standard Time",
+        "Egypt Standard Time",
+        "Syria Standard Time",
+        "E. Europe Standard Time",
+        "South Africa Standard Time",
+        "FLE Standard Time",
+        "Turkey Standard Time",
+        "Israel Standard Time",
+        "Kaliningrad Standard Time",
+        "Libya Standard Time",
+        "Arabic Standard Time",
+        "Arab Standard Time",
+        "Belarus Standard Time",
+        "Russian Standard Time",
+        "E. Africa Standard Time",
+        "Iran Standard Time",
+        "Arabian Standard Time",
+        "Azerbaijan Standard Time",
+        "Russia Time Zone 3",
+        "Mauritius Standard Time",
+        "Georgian Standard Time",
+        "Caucasus Standard Time",
+        "Afghanistan Standard Time",
+        "West Asia Standard Time",
+        "Ekaterinburg Standard Time",
+        "Pakistan Standard Time",
+        "India Standard Time",
+        "Sri Lanka Standard Time",
+        "Nepal Standard Time",
+        "Central Asia Standard Time",
+        "Bangladesh Standard Time",
+        "N. Central Asia Standard Time",
+        "Myanmar Standard Time",
+        "SE Asia Standard Time",
+        "North Asia Standard Time",
+        "China Standard Time",
+        "North Asia East Standard Time",
+        "Singapore Standard Time",
+        "W. Australia Standard Time",
+        "Taipei Standard Time",
+        "Ulaanbaatar Standard Time",
+        "Tokyo Standard Time",
+        "Korea Standard Time",
+        "Yakutsk Standard Time",
+        "Cen. Australia Standard Time",
+        "AUS Central Standard Time",
+        "E. Australia Standard Time",
+        "AUS Eastern Standard Time",
+        "West Pacific Standard Time",
+        "Tasmania Standard Time",
+        "Magadan Standard Time",
+        "Vladivostok Standard Time",
+        "Russia Time Zone 10",
+        "Central Pacific Standard Time",
+        "Russia Time Zone 11",
+        "New Zealand Standard Time",
+        "UTC+12",
+        "Fiji Standard Time",
+        "Kamchatka Standard Time",
+        "Tonga Standard Time",
+        "Samoa Standard Time",
+        "Line Islands Standard Time",
+    }
+)
+
+# Hosts a model download from the Hugging Face Hub reaches. Needed as FQDN outbound rules when the
+# workspace's managed network only allows approved outbound traffic.
+HUGGING_FACE_FQDNS = (
+    "huggingface.co",
+    "cdn-lfs.huggingface.co",
+    "cdn-lfs-us-1.huggingface.co",
+    "cdn-lfs.hf.co",
+    "cdn-lfs-us-1.hf.co",
+    "cas-bridge.xethub.hf.co",
+    "transfer.xethub.hf.co",
+)
+
+# --- Choices ARM accepts, as the types settings hold them ---------------------------------------
+# Each tuple is derived from its Literal, so the type pyright checks and the list validation
+# offers cannot drift apart.
+
+# Endpoint auth modes this project supports (ARM also has AMLToken, which settings refuse: its
+# tokens come from a workspace data-plane call and expire hourly). The AAD token audience is
+# https://ml.azure.com.
+AuthMode = Literal["Key", "AADToken"]
+AUTH_MODES: tuple[AuthMode, ...] = get_args(AuthMode)
+REFUSED_AUTH_MODE = "AMLToken"
+
+NetworkAccess = Literal["Enabled", "Disabled"]
+NETWORK_ACCESS: tuple[NetworkAccess, ...] = get_args(NetworkAccess)
+
+ManagedNetworkMode = Literal["Disabled", "AllowInternetOutbound", "AllowOnlyApprovedOutbound"]
+MANAGED_NETWORK_MODES: tuple[ManagedNetworkMode, ...] = get_args(ManagedNetworkMode)
+
+RegistrySku = Literal["Basic", "Standard", "Premium"]
+REGISTRY_SKUS: tuple[RegistrySku, ...] = get_args(RegistrySku)
+
+# Azure Firewall tiers AzureML offers for a managed network's FQDN rules (Premium is not offered).
+FirewallSku = Literal["Basic", "Standard"]
+FIREWALL_SKUS: tuple[FirewallSku, ...] = get_args(FirewallSku)
+
+# Entra ID object types ARM accepts as a role assignment's principalType; ARM refuses a type that
+# does not match the principal (UnmatchedPrincipalType).
+PrincipalType = Literal["User", "ServicePrincipal", "Group"]
+PRINCIPAL_TYPES: tuple[PrincipalType, ...] = get_args(PrincipalType)
+
+# Deployment-level latency percentiles Azure Monitor publishes for managed online deployments
+# (supported-metrics reference; there is no plain RequestLatency at this level).
+LatencyMetric = Literal[
+    "RequestLatency_P50", "RequestLatency_P90", "RequestLatency_P95", "RequestLatency_P99"
+]
+LATENCY_METRICS: tuple[LatencyMetric, ...] = get_args(LatencyMetric)
+
+# Day names of an autoscale recurrence schedule.
+Weekday = Literal["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+WEEKDAYS: tuple[Weekday, ...] = get_args(Weekday)
+
+# --- Service limits -----------------------------------------------------------------------------
+
+# requestSettings.requestTimeout: at most PT180S (reference-yaml-deployment-managed-online.md).
+MAX_REQUEST_TIMEOUT_SECONDS = 180
+# Managed online endpoints: 20 deployments per endpoint, 50 instances per deployment
+# (how-to-manage-quotas.md); no scale to zero.
+MAX_DEPLOYMENTS_PER_ENDPOINT = 20
+MIN_INSTANCES_PER_DEPLOYMENT = 1
+MAX_INSTANCES_PER_DEPLOYMENT = 50
+# Live traffic shares sum to this; mirror traffic is at most 50 %, to one deployment that takes no
+# live traffic (how-to-safely-rollout-online-endpoints.md).
+TRAFFIC_TOTAL_PERCENT = 100
+MAX_MIRROR_PERCENT = 50
+# Azure Monitor autoscale: at most 20 profiles per setting; time windows of 5 minutes to 12 hours;
+# cooldowns of 1 minute to 1 week (Microsoft.Insights autoscalesettings schema).
+MAX_AUTOSCALE_PROFILES = 20
+MIN_AUTOSCALE_WINDOW_MINUTES = 5
+MAX_AUTOSCALE_WINDOW_MINUTES = 720
+MIN_AUTOSCALE_COOLDOWN_MINUTES = 1
+MAX_AUTOSCALE_COOLDOWN_MINUTES = 10080
+# Tags: autoscale settings document at most 15 tags, the strictest of the resource types here;
+# storage accounts take tag names of at most 128 characters; values take at most 256.
+MAX_TAGS_PER_RESOURCE = 15
+MAX_TAG_NAME_LENGTH = 128
+MAX_TAG_VALUE_LENGTH = 256
+# Key Vault soft-delete retention and Log Analytics retention, in days.
+MIN_KEY_VAULT_RETENTION_DAYS = 7
+MAX_KEY_VAULT_RETENTION_DAYS = 90
+MIN_LOG_RETENTION_DAYS = 30
+MAX_LOG_RETENTION_DAYS = 730
+
+# --- Name rules for the names users may choose ---------------------------------------------------
+
+ENDPOINT_NAME_PATTERN = r"[a-zA-Z][a-zA-Z0-9-]{1,30}[a-zA-Z0-9]"
+DEPLOYMENT_NAME_PATTERN = r"[a-zA-Z][a-zA-Z0-9-]{1,30}[a-zA-Z0-9]"
+RESOURCE_GROUP_PATTERN = r"[-\w._()]{0,89}[-\w_()]"
+# Tag names: no < > % & \ ? / (Azure refuses them), at most MAX_TAG_NAME_LENGTH characters.
+TAG_NAME_PATTERN = rf"[^<>%&\\?/]{{1,{MAX_TAG_NAME_LENGTH}}}"
+
+# --- Built-in role definition ids ---------------------------------------------------------------
+# Identical in every tenant and subscription (Azure built-in roles reference). Only the ones this
+# project assigns.
+KEY_VAULT_SECRETS_USER_ROLE = "4633458b-17de-408a-b874-0445c86b69e6"
+KEY_VAULT_SECRETS_OFFICER_ROLE = "b86a8fe4-44ce-4948-aee5-eccb2c155cd7"
