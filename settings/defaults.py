@@ -1,0 +1,141 @@
+"""Defaults for every configuration key, each with the reason it is the default.
+
+Secure by default: the safe value needs no configuration, the unsafe one a deliberate key.
+``Pulumi.yaml`` declares the same defaults for the CLI, and a test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lib.catalog import HUGGING_FACE_FQDNS, MAX_REQUEST_TIMEOUT_SECONDS
+
+DEFAULT_MODEL = "deepseek-ai/DeepSeek-R1-Distill-Llama-8B"
+DEFAULT_INSTANCE_TYPE = "Standard_NC24ads_A100_v4"
+
+# vllm/vllm-openai:v0.31.0-cu129, linux/amd64 manifest. Pinned by digest so two `pulumi up` runs
+# build on the same bytes. The CUDA 12.9 build, not the default CUDA 13.0 one: CUDA 13 needs an
+# NVIDIA driver >= 580 on the host, and AzureML does not promise that on its GPU hosts, while
+# CUDA 12.x runs on any 12.x-era driver through minor-version compatibility.
+# Bump deliberately: README, "Bumping vLLM".
+DEFAULT_BASE_IMAGE = (
+    "docker.io/vllm/vllm-openai@sha256:"
+    "b18abb2df97b8f798e81862bd93f872ea18613372e2c3adc0cc2ac21e66ac12f"
+)
+DEFAULT_BASE_IMAGE_TAG = "v0.31.0-cu129"
+
+DEFAULT_LIVENESS_PROBE = {
+    # A live vLLM answers /health in milliseconds; liveness restarts only a server that stopped
+    # answering. The delay matches the readiness budget below so that a slow first load is never
+    # killed by liveness while readiness is still (correctly) waiting.
+    "initialDelaySeconds": 600,
+    "periodSeconds": 10,
+    "timeoutSeconds": 5,
+    "failureThreshold": 42,
+    "successThreshold": 1,
+}
+DEFAULT_READINESS_PROBE = {
+    # vLLM answers /health only once the weights are loaded. A cold start pulls ~10 GB of image,
+    # downloads ~16 GB of weights and loads them: 600 s delay + 42 x 10 s = 17 minutes before
+    # AzureML gives up, which survives a 15-minute cold start with two minutes to spare, without
+    # relying on startupProbe. (A container that never becomes ready costs 17 minutes to fail.)
+    "initialDelaySeconds": 600,
+    "periodSeconds": 10,
+    "timeoutSeconds": 5,
+    "failureThreshold": 42,
+    "successThreshold": 1,
+}
+DEFAULT_VLLM = {
+    # 16 sequences per GPU keeps per-request latency steady for long reasoning outputs on one A100
+    # 80 GB; the KV cache (~128 KiB/token for an 8B Llama) holds far more than 16 x 32k tokens.
+    "maxNumSeqs": 16,
+    # DeepSeek recommends 32k context for the R1 distills.
+    "maxModelLen": 32768,
+    "gpuMemoryUtilization": 0.9,
+    "reasoningParser": "deepseek_r1",
+    "extraArgs": [],
+}
+DEFAULT_AUTOSCALE = {
+    "enabled": False,
+    "minInstances": 1,
+    "defaultInstances": 1,
+    "maxInstances": 1,
+    # Deployment-level latency percentile the scale-out rule watches.
+    "latencyMetric": "RequestLatency_P90",
+    # Scale out when P90 latency exceeds this many ms for the window. Reasoning answers stream for
+    # tens of seconds, so "slow" means queueing, not generation: 60 s of P90 is saturation.
+    "scaleOutLatencyMs": 60000,
+    "scaleOutGpuPercent": 85,
+    # Scale out when the deployment turns requests away: AzureML answers 429 once 2 x
+    # maxConcurrentRequestsPerInstance requests per instance are in flight, the most direct sign
+    # that capacity ran out. Requests answered 429 per minute, averaged over the scale-out window;
+    # 0 turns the rule off.
+    "scaleOutRejectedPerMinute": 1,
+    "scaleInGpuPercent": 30,
+    # 0 drops the latency condition from scale-in, leaving GPU utilisation alone to decide. For a
+    # deployment that goes fully idle: with no requests Azure Monitor may have no latency data, and
+    # a scale-in rule without data is not met (README, Autoscale, "Things to know").
+    "scaleInLatencyMs": 20000,
+    "scaleOutWindowMinutes": 5,
+    "scaleInWindowMinutes": 30,
+    "scaleOutStep": 1,
+    "scaleInStep": 1,
+    # A new A100 instance serves only after provisioning, a ~10 GB image pull, a ~16 GB weight
+    # download and the load: 15-20 minutes. A shorter scale-out cooldown adds instances while the
+    # previous ones are still starting.
+    "scaleOutCooldownMinutes": 20,
+    "scaleInCooldownMinutes": 30,
+    "timeZone": "UTC",
+    "profiles": [],
+    "notifyEmails": [],
+    "notifyWebhooks": [],
+}
+DEFAULT_DEPLOYMENT = {
+    "name": "blue",
+    "model": DEFAULT_MODEL,
+    "instanceType": DEFAULT_INSTANCE_TYPE,
+    "instanceCount": 1,
+    "traffic": 100,
+    "mirrorTraffic": 0,
+    "vllm": DEFAULT_VLLM,
+    # None: equal to vllm.maxNumSeqs (see settings/parse_deployment.py).
+    "maxConcurrentRequestsPerInstance": None,
+    "allowConcurrencyMismatch": False,
+    # The service maximum: reasoning answers run for thousands of tokens.
+    "requestTimeoutSeconds": MAX_REQUEST_TIMEOUT_SECONDS,
+    "livenessProbe": DEFAULT_LIVENESS_PROBE,
+    "readinessProbe": DEFAULT_READINESS_PROBE,
+    "autoscale": DEFAULT_AUTOSCALE,
+}
+
+# Project keys (without the "vllm-azureml:" namespace) and their defaults.
+DEFAULTS: dict[str, Any] = {
+    "resourceGroupName": "",
+    "nameSalt": "",
+    "owner": "unassigned",
+    "costCenter": "unassigned",
+    "tags": {},
+    "protectResources": True,
+    "keyVaultPurgeProtection": True,
+    "keyVaultRetentionDays": 90,
+    "logRetentionDays": 30,
+    "registrySku": "Premium",
+    "publicNetworkAccess": "Enabled",
+    "managedNetwork": "AllowOnlyApprovedOutbound",
+    # Standard, not the cheaper Basic: Basic caps all outbound traffic at 250 Mbps, so two
+    # instances downloading ~16 GB of weights at once outlast the 15-minute probe budget.
+    "firewallSku": "Standard",
+    # Who runs `pulumi up` for this stack: a person (User) or CI (ServicePrincipal). Used when the
+    # deployer is granted Key Vault Secrets Officer to manage the stack's secrets.
+    "deployerPrincipalType": "User",
+    "outboundFqdns": list(HUGGING_FACE_FQDNS),
+    "authMode": "Key",
+    "endpointPublicNetworkAccess": "",
+    "endpointName": "",
+    "baseImage": DEFAULT_BASE_IMAGE,
+    "baseImageSource": "import",
+    "dockerHubCredentialSet": "",
+    "huggingFaceToken": "",
+    "deployments": [DEFAULT_DEPLOYMENT],
+}
+SECRET_KEYS = frozenset({"huggingFaceToken"})

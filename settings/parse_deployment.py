@@ -1,0 +1,199 @@
+"""The online deployments: model, GPU size, instance count, traffic, vLLM options, probes.
+
+Keys under ``deployments[i]``: ``name``, ``model``, ``instanceType``, ``instanceCount``,
+``traffic``, ``mirrorTraffic``, ``vllm`` (``maxNumSeqs``, ``maxModelLen``,
+``gpuMemoryUtilization``, ``reasoningParser``, ``extraArgs``), ``maxConcurrentRequestsPerInstance``,
+``allowConcurrencyMismatch``, ``requestTimeoutSeconds``, ``livenessProbe``, ``readinessProbe``
+and ``autoscale`` (settings/parse_autoscale.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from lib.catalog import (
+    DEPLOYMENT_NAME_PATTERN,
+    GPU_INSTANCE_TYPES,
+    MAX_INSTANCES_PER_DEPLOYMENT,
+    MAX_MIRROR_PERCENT,
+    MAX_REQUEST_TIMEOUT_SECONDS,
+    MIN_INSTANCES_PER_DEPLOYMENT,
+)
+from lib.vllm_options import fits_environment
+from settings import rules
+from settings.defaults import (
+    DEFAULT_DEPLOYMENT,
+    DEFAULT_LIVENESS_PROBE,
+    DEFAULT_READINESS_PROBE,
+    DEFAULT_VLLM,
+)
+from settings.model import DeploymentSettings, ProbeSettings, VllmSettings
+from settings.parse_autoscale import parse_autoscale
+from settings.reader import Reader
+
+# A Hugging Face model id, organisation/model.
+HF_MODEL_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.-]{0,95}"
+
+# vLLM flags that settings own: given again in extraArgs they would contradict the key (and the
+# per-instance concurrency AzureML enforces is derived from maxNumSeqs).
+VLLM_MANAGED_FLAGS = {
+    "--max-num-seqs": "maxNumSeqs",
+    "--max-model-len": "maxModelLen",
+    "--gpu-memory-utilization": "gpuMemoryUtilization",
+    "--reasoning-parser": "reasoningParser",
+}
+
+
+def parse_deployments(reader: Reader, key: str, raw: Any) -> tuple[DeploymentSettings, ...]:
+    if not isinstance(raw, list):
+        reader.problem(key, raw, "must be a list of deployments")
+        raw = []
+    return tuple(
+        parse_deployment(reader, f"{key}[{index}]", item) for index, item in enumerate(raw)
+    )
+
+
+def parse_deployment(reader: Reader, key: str, raw: Any) -> DeploymentSettings:
+    values = reader.mapping(key, raw, DEFAULT_DEPLOYMENT)
+    vllm = _parse_vllm(reader, f"{key}.vllm", values["vllm"])
+    concurrency = _parse_concurrency(reader, key, values, vllm)
+    name = reader.string(
+        f"{key}.name",
+        values["name"],
+        DEPLOYMENT_NAME_PATTERN,
+        "must be 3-32 characters: a letter first, then letters, digits or '-', not ending in '-'",
+    )
+    instance_type = reader.choice(f"{key}.instanceType", values["instanceType"], GPU_INSTANCE_TYPES)
+    autoscale = parse_autoscale(reader, f"{key}.autoscale", values["autoscale"])
+    instance_count = reader.integer(
+        f"{key}.instanceCount",
+        values["instanceCount"],
+        MIN_INSTANCES_PER_DEPLOYMENT,
+        MAX_INSTANCES_PER_DEPLOYMENT,
+        f" (managed deployments run {MIN_INSTANCES_PER_DEPLOYMENT} to "
+        f"{MAX_INSTANCES_PER_DEPLOYMENT} instances)",
+    )
+    rules.check_instance_count_in_autoscale(reader, key, instance_count, autoscale)
+    deployment = DeploymentSettings(
+        name=name,
+        model=reader.string(
+            f"{key}.model",
+            values["model"],
+            HF_MODEL_PATTERN,
+            "must be a Hugging Face model id 'organisation/model'",
+        ),
+        instance_type=instance_type,
+        instance_count=instance_count,
+        traffic=reader.integer(f"{key}.traffic", values["traffic"], 0, 100),
+        mirror_traffic=reader.integer(
+            f"{key}.mirrorTraffic",
+            values["mirrorTraffic"],
+            0,
+            MAX_MIRROR_PERCENT,
+            f" (AzureML mirrors at most {MAX_MIRROR_PERCENT} % of traffic)",
+        ),
+        vllm=vllm,
+        max_concurrent_requests_per_instance=concurrency,
+        request_timeout_seconds=reader.integer(
+            f"{key}.requestTimeoutSeconds",
+            values["requestTimeoutSeconds"],
+            1,
+            MAX_REQUEST_TIMEOUT_SECONDS,
+            f" ({MAX_REQUEST_TIMEOUT_SECONDS} s is the AzureML maximum)",
+        ),
+        liveness_probe=_parse_probe(
+            reader, f"{key}.livenessProbe", values["livenessProbe"], DEFAULT_LIVENESS_PROBE
+        ),
+        readiness_probe=_parse_probe(
+            reader, f"{key}.readinessProbe", values["readinessProbe"], DEFAULT_READINESS_PROBE
+        ),
+        autoscale=autoscale,
+    )
+    rules.check_autoscale_fits_deployment(reader, key, deployment)
+    return deployment
+
+
+def _parse_concurrency(
+    reader: Reader, key: str, values: Mapping[str, Any], vllm: VllmSettings
+) -> int:
+    """AzureML's per-instance concurrency: vLLM's batch size unless set (and allowed) otherwise."""
+    concurrency_raw = values["maxConcurrentRequestsPerInstance"]
+    concurrency = (
+        vllm.max_num_seqs
+        if concurrency_raw is None
+        else reader.integer(f"{key}.maxConcurrentRequestsPerInstance", concurrency_raw, 1, 1024)
+    )
+    allow_mismatch = reader.boolean(
+        f"{key}.allowConcurrencyMismatch", values["allowConcurrencyMismatch"]
+    )
+    rules.check_concurrency_matches_batch(reader, key, concurrency, vllm, allow_mismatch)
+    return concurrency
+
+
+def _parse_probe(reader: Reader, key: str, raw: Any, defaults: Mapping[str, Any]) -> ProbeSettings:
+    values = reader.mapping(key, raw, defaults)
+    return ProbeSettings(
+        initial_delay_seconds=reader.integer(
+            f"{key}.initialDelaySeconds", values["initialDelaySeconds"], 0, 3600
+        ),
+        period_seconds=reader.integer(f"{key}.periodSeconds", values["periodSeconds"], 1, 300),
+        timeout_seconds=reader.integer(f"{key}.timeoutSeconds", values["timeoutSeconds"], 1, 300),
+        failure_threshold=reader.integer(
+            f"{key}.failureThreshold", values["failureThreshold"], 1, 100
+        ),
+        success_threshold=reader.integer(
+            f"{key}.successThreshold",
+            values["successThreshold"],
+            1,
+            1,
+            " (AzureML accepts only 1 for managed deployments)",
+        ),
+    )
+
+
+def _parse_vllm(reader: Reader, key: str, raw: Any) -> VllmSettings:
+    values = reader.mapping(key, raw, DEFAULT_VLLM)
+    extra_args = _parse_extra_args(reader, f"{key}.extraArgs", values["extraArgs"], key)
+    return VllmSettings(
+        max_num_seqs=reader.integer(f"{key}.maxNumSeqs", values["maxNumSeqs"], 1, 1024),
+        max_model_len=reader.integer(f"{key}.maxModelLen", values["maxModelLen"], 256, 1048576),
+        gpu_memory_utilization=reader.number(
+            f"{key}.gpuMemoryUtilization", values["gpuMemoryUtilization"], 0.1, 0.98
+        ),
+        reasoning_parser=reader.string(
+            f"{key}.reasoningParser",
+            values["reasoningParser"],
+            r"|[a-z0-9_]+",
+            "must be empty or a vLLM reasoning parser name such as deepseek_r1",
+        ),
+        extra_args=extra_args,
+    )
+
+
+def _parse_extra_args(reader: Reader, key: str, raw: Any, vllm_key: str) -> tuple[str, ...]:
+    """Extra `vllm serve` arguments, except those that keys or the image already set."""
+    extra_args = reader.string_list(key, raw)
+    for index, argument in enumerate(extra_args):
+        flag = argument.split("=", 1)[0]
+        if not fits_environment(argument):
+            reader.problem(f"{key}[{index}]", argument, "cannot contain a NUL character")
+        elif flag in VLLM_MANAGED_FLAGS:
+            reader.problem(
+                f"{key}[{index}]",
+                argument,
+                f"is set from {vllm_key}.{VLLM_MANAGED_FLAGS[flag]}; set it there (AzureML's "
+                "concurrency and the entrypoint follow that key)",
+            )
+        if (
+            argument in ("serve", "--model")
+            or argument.startswith("--port")
+            or argument.startswith("--host")
+        ):
+            reader.problem(
+                f"{key}[{index}]",
+                argument,
+                "is set by the image (model, host and port are fixed by the entrypoint and the "
+                "AzureML routes); remove it",
+            )
+    return extra_args

@@ -1,0 +1,181 @@
+"""Rules that combine keys: each one reads values other parsers have already checked.
+
+A rule that depends on a key already reported as wrong stays quiet (``reader.ok``), so one typo
+gives one message. Every message names the key to change, the value given and why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from lib.traffic_rules import traffic_problems
+from settings.model import AutoscaleSettings, DeploymentSettings, RecurrenceProfile, VllmSettings
+from settings.reader import Reader
+
+if TYPE_CHECKING:
+    from settings.parse_image import ImageChoices
+    from settings.parse_workspace import WorkspaceChoices
+
+
+def check_registry_for_network(reader: Reader, prefix: str, workspace: WorkspaceChoices) -> None:
+    if (
+        reader.ok(f"{prefix}registrySku", f"{prefix}managedNetwork")
+        and workspace.managed_network != "Disabled"
+        and workspace.registry_sku != "Premium"
+    ):
+        reader.problem(
+            f"{prefix}registrySku",
+            workspace.registry_sku,
+            f"must be Premium with managedNetwork {workspace.managed_network}: the managed network "
+            "reaches the registry through a private endpoint, which only Premium registries have",
+        )
+
+
+def check_fqdns_for_network(reader: Reader, prefix: str, workspace: WorkspaceChoices) -> None:
+    if (
+        reader.ok(f"{prefix}managedNetwork")
+        and workspace.managed_network == "AllowOnlyApprovedOutbound"
+        and not workspace.outbound_fqdns
+    ):
+        reader.problem(
+            f"{prefix}outboundFqdns",
+            [],
+            "must list the Hugging Face hosts when managedNetwork is AllowOnlyApprovedOutbound, "
+            "or the deployment cannot download its model",
+        )
+
+
+def check_cache_rule_credentials(reader: Reader, prefix: str, image: ImageChoices) -> None:
+    if (
+        reader.ok(f"{prefix}baseImageSource")
+        and image.base_image_source == "cacheRule"
+        and not image.docker_hub_credential_set
+    ):
+        reader.problem(
+            f"{prefix}dockerHubCredentialSet",
+            "",
+            "must name an ACR credential set holding a Docker Hub token when baseImageSource is "
+            "cacheRule (Docker Hub allows only authenticated cache pulls)",
+        )
+
+
+def check_concurrency_matches_batch(
+    reader: Reader, key: str, concurrency: int, vllm: VllmSettings, allow_mismatch: bool
+) -> None:
+    if concurrency != vllm.max_num_seqs and not allow_mismatch:
+        reader.problem(
+            f"{key}.maxConcurrentRequestsPerInstance",
+            concurrency,
+            f"must equal vllm.maxNumSeqs ({vllm.max_num_seqs}): AzureML admits 2 x this many "
+            "requests per instance and answers 429 past it, so a lower value wastes vLLM's "
+            "batching and a higher one queues inside vLLM past the request timeout. Set "
+            "allowConcurrencyMismatch: true to override deliberately",
+        )
+
+
+def check_instance_count_in_autoscale(
+    reader: Reader, key: str, instance_count: int, autoscale: AutoscaleSettings
+) -> None:
+    if autoscale.enabled and not (
+        autoscale.min_instances <= instance_count <= autoscale.max_instances
+    ):
+        reader.problem(
+            f"{key}.instanceCount",
+            instance_count,
+            f"must lie within autoscale bounds {autoscale.min_instances}-"
+            f"{autoscale.max_instances}: it is the count the deployment starts with",
+        )
+
+
+def check_autoscale_fits_deployment(
+    reader: Reader, key: str, deployment: DeploymentSettings
+) -> None:
+    autoscale = deployment.autoscale
+    if not autoscale.enabled:
+        return
+    timeout_ms = deployment.request_timeout_seconds * 1000
+    if autoscale.scale_out_latency_ms >= timeout_ms:
+        # AzureML ends a request at the timeout (408), so latency never exceeds it.
+        reader.problem(
+            f"{key}.autoscale.scaleOutLatencyMs",
+            autoscale.scale_out_latency_ms,
+            f"must be below requestTimeoutSeconds ({deployment.request_timeout_seconds} s = "
+            f"{timeout_ms} ms): requests end at the timeout, so the latency rule could never fire",
+        )
+    ready_after = deployment.readiness_probe.initial_delay_seconds
+    if autoscale.scale_out_cooldown_minutes * 60 < ready_after:
+        reader.problem(
+            f"{key}.autoscale.scaleOutCooldownMinutes",
+            autoscale.scale_out_cooldown_minutes,
+            f"must cover readinessProbe.initialDelaySeconds ({ready_after} s): a new instance "
+            "takes no traffic before its first readiness probe, so a shorter cooldown adds "
+            "instances before the last ones serve",
+        )
+
+
+def check_instance_bounds(reader: Reader, key: str, low: int, default: int, high: int) -> None:
+    if not low <= default <= high:
+        reader.problems.append(
+            f"{key}: minInstances ({low}) <= defaultInstances ({default}) <= maxInstances "
+            f"({high}) must hold"
+        )
+
+
+def check_autoscale_thresholds(reader: Reader, key: str, autoscale: AutoscaleSettings) -> None:
+    """Scale-in thresholds below scale-out ones, or one rule undoes the other."""
+    if autoscale.scale_in_gpu_percent >= autoscale.scale_out_gpu_percent:
+        reader.problems.append(
+            f"{key}: scaleInGpuPercent ({autoscale.scale_in_gpu_percent}) must be below "
+            f"scaleOutGpuPercent ({autoscale.scale_out_gpu_percent}), or the rules flap"
+        )
+    if autoscale.scale_in_latency_ms >= autoscale.scale_out_latency_ms:
+        reader.problems.append(
+            f"{key}: scaleInLatencyMs ({autoscale.scale_in_latency_ms}) must be below "
+            f"scaleOutLatencyMs ({autoscale.scale_out_latency_ms}), or the rules flap"
+        )
+
+
+def check_profile_names(reader: Reader, key: str, profiles: Sequence[RecurrenceProfile]) -> None:
+    names = [profile.name for profile in profiles]
+    for duplicate in sorted({name for name in names if names.count(name) > 1}):
+        reader.problems.append(f"{key}: profile name {duplicate!r} is used twice")
+
+
+def check_profile_not_default(
+    reader: Reader, key: str, profiles: Sequence[RecurrenceProfile]
+) -> None:
+    for index, profile in enumerate(profiles):
+        if profile.name.lower() == "default":
+            reader.problem(
+                f"{key}[{index}].name",
+                profile.name,
+                "is reserved for the profile that carries minInstances/defaultInstances/"
+                "maxInstances; name this schedule after when it runs",
+            )
+
+
+def check_profile_starts(reader: Reader, key: str, profiles: Sequence[RecurrenceProfile]) -> None:
+    # A recurrence profile runs until the next one starts; two starting at the same minute leave
+    # Azure Monitor to pick one, so the schedule would not say what runs.
+    seen: dict[tuple[str, int, int], str] = {}
+    for profile in profiles:
+        for day in profile.days:
+            start = (day, profile.start_hour, profile.start_minute)
+            other = seen.setdefault(start, profile.name)
+            if other != profile.name:
+                reader.problems.append(
+                    f"{key}: profiles {other!r} and {profile.name!r} both start on {day} at "
+                    f"{profile.start_hour:02d}:{profile.start_minute:02d}"
+                )
+
+
+def check_traffic(reader: Reader, key: str, deployments: Sequence[DeploymentSettings]) -> None:
+    """The endpoint's traffic rules (lib/traffic_rules.py) over the declared deployments. Each
+    share's range is already checked under its own key."""
+    problems = traffic_problems(
+        [(d.name, d.traffic) for d in deployments],
+        [(d.name, d.mirror_traffic) for d in deployments],
+        check_ranges=False,
+    )
+    reader.problems.extend(f"{key}: {problem}" for problem in problems)
