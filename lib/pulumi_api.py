@@ -2,7 +2,8 @@
 
 The public SDK has no way to read the whole configuration map, run a program under mocks and wait
 for it, or reset the runtime between runs, so settings, the offline harness (tools/offline.py), the
-test harness and runtime detection use these internals. Importing them here, and only here, means a
+test harness and runtime detection use these internals (and the policy test the analyzer's gRPC
+messages). Importing them here, and only here, means a
 Pulumi SDK bump that moves one of them breaks in one known place; tests/lib/test_pulumi_api.py
 imports this module, so the suite fails at once.
 
@@ -18,6 +19,9 @@ import pulumi.runtime
 from pulumi.runtime import rpc
 from pulumi.runtime.config import CONFIG
 from pulumi.runtime.mocks import MockMonitor
+
+# The policy analyzer's gRPC messages, for the test that talks to the policy pack as the engine does.
+from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 from pulumi.runtime.settings import ROOT, SETTINGS, get_monitor, get_root_resource
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
@@ -30,6 +34,8 @@ UNKNOWN = rpc.UNKNOWN
 __all__ = [
     "UNKNOWN",
     "MockMonitor",
+    "analyzer_pb2",
+    "analyzer_pb2_grpc",
     "clear_pending_outputs",
     "config_entries",
     "deserialize_properties",

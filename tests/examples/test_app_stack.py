@@ -9,9 +9,8 @@ from typing import Any
 
 import pulumi
 import pytest
-from pulumi.runtime.stack import run_pulumi_func
-from pulumi.runtime.sync_await import _sync_await as sync_await
 
+from lib.pulumi_api import reset_root_stack, run_program_function
 from tests.conftest import RunProgram
 
 APP = Path(__file__).parents[2] / "examples" / "app_stack" / "__main__.py"
@@ -39,7 +38,7 @@ class AppMocks(pulumi.runtime.Mocks):
 
 def run_app(outputs: dict[str, Any], secrets: list[str]) -> AppMocks:
     mocks = AppMocks(outputs, secrets)
-    pulumi.runtime.settings.ROOT.set(None)
+    reset_root_stack()
     pulumi.runtime.set_mocks(mocks, project="vllm-azureml-app", stack="dev", preview=False)
     pulumi.runtime.set_all_config(
         {
@@ -49,7 +48,7 @@ def run_app(outputs: dict[str, Any], secrets: list[str]) -> AppMocks:
             "vllm-azureml-app:image": "registry.example/app@sha256:" + "0" * 64,
         }
     )
-    sync_await(run_pulumi_func(lambda: runpy.run_path(str(APP))))
+    run_program_function(lambda: runpy.run_path(str(APP)))
     return mocks
 
 

@@ -26,7 +26,6 @@ import pulumi_policy
 import pytest
 import yaml
 from google.protobuf import empty_pb2, struct_pb2
-from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 from pulumi_policy import (
     EnforcementLevel,
     PolicyCustomTimeouts,
@@ -37,6 +36,7 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, unknown_checking_proxy
 
+from lib.pulumi_api import analyzer_pb2, analyzer_pb2_grpc
 from policy import rules
 from tests.conftest import RunProgram
 from tools.offline import ROOT, RecordedResource, committed_stacks, load_stack_config
