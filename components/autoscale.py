@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Literal
 
 import pulumi
 import pulumi_azure_native as azure_native
@@ -167,107 +168,109 @@ def _capacity(minimum: int, default: int, maximum: int) -> azure_native.monitor.
     )
 
 
-def _rules(
-    autoscale: AutoscaleSettings, deployment_id: pulumi.Input[str]
-) -> list[azure_native.monitor.ScaleRuleArgs]:
-    out_window = iso8601_minutes(autoscale.scale_out_window_minutes)
-    in_window = iso8601_minutes(autoscale.scale_in_window_minutes)
-    scale_out = azure_native.monitor.ScaleActionArgs(
-        direction=azure_native.monitor.ScaleDirection.INCREASE,
-        type=azure_native.monitor.ScaleType.CHANGE_COUNT,
-        value=str(autoscale.scale_out_step),
-        # Covers a GPU cold start (provisioning, image pull, weight download, load): a shorter
-        # cooldown adds instances while the last ones are still starting.
-        cooldown=iso8601_minutes(autoscale.scale_out_cooldown_minutes),
-    )
-    scale_in = azure_native.monitor.ScaleActionArgs(
-        direction=azure_native.monitor.ScaleDirection.DECREASE,
-        type=azure_native.monitor.ScaleType.CHANGE_COUNT,
-        value=str(autoscale.scale_in_step),
-        # By default as long as the scale-in window, so each further scale-in is decided on data
-        # measured after the previous one, not on the window that already triggered it. Azure
-        # holds scale-out for this long too, which the 30-minute low-load window makes rare.
-        cooldown=iso8601_minutes(autoscale.scale_in_cooldown_minutes),
-    )
+@dataclass(frozen=True)
+class _Rule:
+    """One scale rule: scale ``direction`` when ``metric`` compares by ``operator`` to
+    ``threshold`` over the direction's window, counting only the ``dimensions`` given."""
 
-    def trigger(
-        metric: str,
-        operator: azure_native.monitor.ComparisonOperationType,
-        threshold: float,
-        window: str,
-        dimensions: list[azure_native.monitor.ScaleRuleMetricDimensionArgs] | None = None,
-    ) -> azure_native.monitor.MetricTriggerArgs:
-        return azure_native.monitor.MetricTriggerArgs(
-            metric_name=metric,
-            metric_namespace=DEPLOYMENT_METRIC_NAMESPACE,
-            metric_resource_uri=deployment_id,
-            time_grain=METRIC_TIME_GRAIN,
-            # These metrics publish Average; averaging over instances, then over the window,
-            # reacts to sustained load and not to one long request or one busy minute.
-            statistic=azure_native.monitor.MetricStatisticType.AVERAGE,
-            time_aggregation=azure_native.monitor.TimeAggregationType.AVERAGE,
-            time_window=window,
-            operator=operator,
-            threshold=threshold,
-            divide_per_instance=False,
-            dimensions=dimensions,
-        )
+    direction: Literal["out", "in"]
+    metric: str
+    operator: azure_native.monitor.ComparisonOperationType
+    threshold: float
+    dimensions: tuple[azure_native.monitor.ScaleRuleMetricDimensionArgs, ...] = ()
 
-    greater = azure_native.monitor.ComparisonOperationType.GREATER_THAN
-    less = azure_native.monitor.ComparisonOperationType.LESS_THAN
-    latency = autoscale.latency_metric
-    gpu = GPU_UTILIZATION_METRIC
-    rejected: list[azure_native.monitor.ScaleRuleArgs] = []
+
+def _rule_table(autoscale: AutoscaleSettings) -> list[_Rule]:
+    """The rules each profile carries, in the order Azure Monitor receives them. It scales out
+    when ANY scale-out rule is met and in only when ALL scale-in rules are."""
+    monitor = azure_native.monitor
+    greater, less = (
+        monitor.ComparisonOperationType.GREATER_THAN,
+        monitor.ComparisonOperationType.LESS_THAN,
+    )
+    latency, gpu = autoscale.latency_metric, GPU_UTILIZATION_METRIC
+    rules: list[_Rule] = []
     if autoscale.scale_out_rejected_per_minute > 0:
         # Turned-away requests are the plainest sign that capacity ran out, whatever latency and
         # GPU say: the requests that got in may still be fast.
-        rejected.append(
-            azure_native.monitor.ScaleRuleArgs(
-                metric_trigger=trigger(
-                    REQUESTS_METRIC,
-                    azure_native.monitor.ComparisonOperationType.GREATER_THAN_OR_EQUAL,
-                    autoscale.scale_out_rejected_per_minute,
-                    out_window,
-                    dimensions=[
-                        azure_native.monitor.ScaleRuleMetricDimensionArgs(
-                            dimension_name=RESPONSE_CODE_DIMENSION,
-                            operator=azure_native.monitor.ScaleRuleMetricDimensionOperationType.EQUALS,
-                            values=[REJECTED_STATUS],
-                        )
-                    ],
-                ),
-                scale_action=scale_out,
+        rejected = monitor.ScaleRuleMetricDimensionArgs(
+            dimension_name=RESPONSE_CODE_DIMENSION,
+            operator=monitor.ScaleRuleMetricDimensionOperationType.EQUALS,
+            values=[REJECTED_STATUS],
+        )
+        at_least = monitor.ComparisonOperationType.GREATER_THAN_OR_EQUAL
+        rules.append(
+            _Rule(
+                "out",
+                REQUESTS_METRIC,
+                at_least,
+                autoscale.scale_out_rejected_per_minute,
+                (rejected,),
             )
         )
+    # Scale out when EITHER signal is high: latency is what users feel (requests queue in vLLM
+    # once more than maxNumSeqs are in flight); GPU utilisation catches a busy GPU.
+    rules.append(_Rule("out", latency, greater, autoscale.scale_out_latency_ms))
+    rules.append(_Rule("out", gpu, greater, autoscale.scale_out_gpu_percent))
+    # Scale in only when BOTH are low over the longer window (Azure requires every scale-in rule
+    # to be met), so a cold start is never paid for a short lull. scaleInLatencyMs 0 leaves GPU
+    # alone to decide (for deployments that go fully idle; see settings).
+    if autoscale.scale_in_latency_ms > 0:
+        rules.append(_Rule("in", latency, less, autoscale.scale_in_latency_ms))
+    rules.append(_Rule("in", gpu, less, autoscale.scale_in_gpu_percent))
+    return rules
+
+
+def _rules(
+    autoscale: AutoscaleSettings, deployment_id: pulumi.Input[str]
+) -> list[azure_native.monitor.ScaleRuleArgs]:
+    """:func:`_rule_table` as Azure Monitor takes it: each rule with its metric trigger and the
+    scale action of its direction."""
+    monitor = azure_native.monitor
+    windows = {
+        "out": iso8601_minutes(autoscale.scale_out_window_minutes),
+        "in": iso8601_minutes(autoscale.scale_in_window_minutes),
+    }
+    actions = {
+        "out": monitor.ScaleActionArgs(
+            direction=monitor.ScaleDirection.INCREASE,
+            type=monitor.ScaleType.CHANGE_COUNT,
+            value=str(autoscale.scale_out_step),
+            # Covers a GPU cold start (provisioning, image pull, weight download, load): a shorter
+            # cooldown adds instances while the last ones are still starting.
+            cooldown=iso8601_minutes(autoscale.scale_out_cooldown_minutes),
+        ),
+        "in": monitor.ScaleActionArgs(
+            direction=monitor.ScaleDirection.DECREASE,
+            type=monitor.ScaleType.CHANGE_COUNT,
+            value=str(autoscale.scale_in_step),
+            # By default as long as the scale-in window, so each further scale-in is decided on
+            # data measured after the previous one, not on the window that already triggered it.
+            # Azure holds scale-out for this long too, which the 30-minute low-load window makes
+            # rare.
+            cooldown=iso8601_minutes(autoscale.scale_in_cooldown_minutes),
+        ),
+    }
     return [
-        *rejected,
-        # Scale out when EITHER signal is high: latency is what users feel (requests queue in
-        # vLLM once more than maxNumSeqs are in flight); GPU utilisation catches a busy GPU.
-        azure_native.monitor.ScaleRuleArgs(
-            metric_trigger=trigger(latency, greater, autoscale.scale_out_latency_ms, out_window),
-            scale_action=scale_out,
-        ),
-        azure_native.monitor.ScaleRuleArgs(
-            metric_trigger=trigger(gpu, greater, autoscale.scale_out_gpu_percent, out_window),
-            scale_action=scale_out,
-        ),
-        # Scale in only when BOTH are low over the longer window (Azure requires every scale-in
-        # rule to be met), so a cold start is never paid for a short lull. scaleInLatencyMs 0
-        # leaves GPU alone to decide (for deployments that go fully idle; see settings).
-        *(
-            [
-                azure_native.monitor.ScaleRuleArgs(
-                    metric_trigger=trigger(latency, less, autoscale.scale_in_latency_ms, in_window),
-                    scale_action=scale_in,
-                )
-            ]
-            if autoscale.scale_in_latency_ms > 0
-            else []
-        ),
-        azure_native.monitor.ScaleRuleArgs(
-            metric_trigger=trigger(gpu, less, autoscale.scale_in_gpu_percent, in_window),
-            scale_action=scale_in,
-        ),
+        monitor.ScaleRuleArgs(
+            metric_trigger=monitor.MetricTriggerArgs(
+                metric_name=rule.metric,
+                metric_namespace=DEPLOYMENT_METRIC_NAMESPACE,
+                metric_resource_uri=deployment_id,
+                time_grain=METRIC_TIME_GRAIN,
+                # These metrics publish Average; averaging over instances, then over the window,
+                # reacts to sustained load and not to one long request or one busy minute.
+                statistic=monitor.MetricStatisticType.AVERAGE,
+                time_aggregation=monitor.TimeAggregationType.AVERAGE,
+                time_window=windows[rule.direction],
+                operator=rule.operator,
+                threshold=rule.threshold,
+                divide_per_instance=False,
+                dimensions=list(rule.dimensions) or None,
+            ),
+            scale_action=actions[rule.direction],
+        )
+        for rule in _rule_table(autoscale)
     ]
 
 
