@@ -24,9 +24,15 @@ preview: install
 previews: install
 	@for stack in $(STACKS); do $(BIN)/python -m tools.preview --stack $$stack > /dev/null || exit 1; echo "preview $$stack: ok"; done
 
+## Linters, each failing the target on a finding: ruff for Python, hadolint for the Dockerfile,
+## shellcheck for the shell scripts, actionlint for the workflows (with venv/bin first on PATH it
+## also runs the pinned shellcheck on every `run:` script).
 lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
+	$(BIN)/hadolint --no-color docker/Dockerfile
+	$(BIN)/shellcheck --shell=bash docker/entrypoint.sh .ci/run
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/actionlint -oneline -no-color
 
 typecheck: install
 	$(BIN)/pyright
