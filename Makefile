@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STACK ?= dev
 STACKS := $(patsubst Pulumi.%.yaml,%,$(wildcard Pulumi.*.yaml))
 
-.PHONY: install preview previews test lint typecheck unit bench smoke chat try-endpoint prices policy-venv clean
+.PHONY: install preview previews test lint typecheck unit bench smoke verify chat try-endpoint prices policy-venv clean
 
 # Re-install only when a requirements file changes.
 $(BIN)/.installed: requirements.txt requirements-dev.txt
@@ -58,6 +58,10 @@ ENDPOINT := $(if $(VLLM_AZUREML_BASE_URL),--base-url $(VLLM_AZUREML_BASE_URL),--
 ## After `pulumi up`: the stack's model is listed and one chat completion answers (exit 0/1).
 smoke: install
 	$(BIN)/python -m clients.smoke $(ENDPOINT) $(SMOKE_ARGS)
+
+## After `pulumi up`: every assumption checked on the live stack, pass/fail/skip each (docs/verify.md).
+verify: install
+	$(BIN)/python -m clients.verify --stack $(STACK) $(VERIFY_ARGS)
 
 ## Ask the deployed model a question: make chat STACK=prod Q="Why is the sky blue?"
 chat: install

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from email.message import Message
 from typing import Any
 
 from clients.errors import EndpointError
@@ -85,7 +86,7 @@ def _in_flight_limit(endpoint: Endpoint, deployment: str | None) -> str:
 
 def explain_status(
     status: int,
-    headers: Mapping[str, str],
+    headers: Mapping[str, str] | Message,
     text: str,
     url: str,
     endpoint: Endpoint,

@@ -32,7 +32,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from email.message import Message
 from urllib.parse import urlsplit
-from urllib.request import getproxies_environment, proxy_bypass_environment
+from urllib.request import getproxies_environment, proxy_bypass
 
 READ_SIZE = 64 * 1024
 CONNECT_TIMEOUT_SECONDS = 10.0
@@ -186,7 +186,7 @@ def _expired(deadline: Deadline) -> HttpError:
 
 
 def _proxy_for(scheme: str, host: str) -> str | None:
-    if is_loopback(host) or proxy_bypass_environment(host):
+    if is_loopback(host) or proxy_bypass(host):
         return None
     return getproxies_environment().get(scheme)
 

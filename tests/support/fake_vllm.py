@@ -120,6 +120,9 @@ class FakeVllm:
     # Send this instead of chunks, after the role chunk (a vLLM failure mid-stream).
     stream_error: dict[str, Any] | None = None
     token_delay: float = 0.0
+    # AzureML forwards only the scoring route to the container (the case ADR 0003 cannot rule
+    # out): every other path gets the front end's 404.
+    scoring_route_only: bool = False
     requests: list[RecordedRequest] = field(default_factory=list)
     scripted: list[ScriptedError] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -177,6 +180,8 @@ class FakeVllm:
         secret = self.api_key if self.auth_mode == "Key" else self.aad_token
         if request.headers.get("authorization") != f"Bearer {secret}":
             return azureml_error(401)
+        if self.scoring_route_only and request.path != "/v1/chat/completions":
+            return ScriptedError(404, b"", {"Content-Type": "text/plain; charset=utf-8"})
         header = request.headers.get("azureml-model-deployment")
         if header is not None:
             if header not in self.deployments:

@@ -1,0 +1,5 @@
+import sys
+
+from clients.verify.cli import main
+
+sys.exit(main())

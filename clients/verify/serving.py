@@ -1,0 +1,188 @@
+"""Checks that call the endpoint the way apps do: the OpenAI paths, streaming, each deployment,
+and whether a deployment that needs the Hugging Face token loaded its model."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from clients.errors import EndpointError
+from clients.inference import ChatOptions
+from clients.verify.registry import Context, Outcome, check, failed, passed, skipped
+
+# Short, one right answer, cheap (the smoke test's prompt).
+PROMPT = "What is 17 + 25? Reply with the number only."
+# Enough for an R1 distill to reason about it and answer; a per-deployment probe needs less.
+STREAM_MAX_TOKENS = 1024
+PROBE_MAX_TOKENS = 16
+SCORING_PATH = "/v1/chat/completions"
+# `${{keyvault:https://<vault>.vault.azure.net/secrets/<name>/<version>}}`, AzureML's secret
+# injection reference (see components/endpoint.py, _hugging_face_token).
+KEY_VAULT_REFERENCE = re.compile(
+    r"^\$\{\{keyvault:https://([^./]+)\.vault\.[^/]+/secrets/([^/]+)(?:/([^/}]+))?\}\}$"
+)
+HUGGING_FACE_VARIABLES = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN")
+
+
+def _models(ctx: Context, deployment: str | None) -> list[str]:
+    return ctx.remember(f"models:{deployment}", lambda: ctx.client(deployment).list_models())
+
+
+def _lines(error: Exception) -> list[str]:
+    return str(error).splitlines()[:12]
+
+
+@check("openai-paths", "GET /v1/models through the endpoint host lists the model")
+def openai_paths(ctx: Context) -> Outcome:
+    """Proves or disproves ADR 0003's assumption: with the scoring route /v1/chat/completions,
+    other paths on the host still reach vLLM."""
+    expected = ctx.endpoint.configured_models(None)
+    try:
+        served = _models(ctx, None)
+    except EndpointError as error:
+        return _route_verdict(ctx, error)
+    if expected and not set(expected) & set(served):
+        return failed(
+            f"GET /v1/models reached vLLM, which serves {', '.join(served) or 'nothing'}, not "
+            f"{' or '.join(expected)}",
+            [f"deployments in the outputs: {', '.join(sorted(ctx.endpoint.deployments))}"],
+            [
+                "apps must send the name vLLM serves as `model`: check the deployments' model and "
+                "served name settings, then `pulumi up`"
+            ],
+        )
+    return passed(
+        f"GET /v1/models reached vLLM through the host and lists {', '.join(served)}",
+        "paths other than the scoring route reach the container (ADR 0003's assumption holds)",
+    )
+
+
+def _route_verdict(ctx: Context, error: EndpointError) -> Outcome:
+    """/v1/models failed: does the scoring route itself answer? Then only it is forwarded."""
+    try:
+        ctx.client(None).chat(
+            [{"role": "user", "content": PROMPT}], ChatOptions(max_tokens=PROBE_MAX_TOKENS)
+        )
+        route_answers = True
+    except EndpointError:
+        route_answers = False
+    evidence = [f"GET {ctx.endpoint.base_url}/models: {error.summary}", *_lines(error)[1:]]
+    if not route_answers:
+        return failed(
+            "GET /v1/models failed, and so does the scoring route: the endpoint does not serve yet",
+            evidence,
+            ["fix the serving path first (see the chat-stream check), then run verify again"],
+        )
+    evidence.append(f"POST {SCORING_PATH} (the scoring route) answered")
+    return failed(
+        "only the scoring route reaches vLLM: AzureML does not forward /v1/models on the host",
+        evidence,
+        [
+            "apps: keep the base URL (chat completions work) and send `model` from the stack "
+            "output deployments.<name>.model instead of listing models",
+            "to forward every vLLM path, change SCORING_PATH in components/endpoint.py from "
+            f"{SCORING_PATH!r} to '/v1' (it passes the Route.path pattern), `pulumi up` (every "
+            "deployment rolls: the routes are part of the environment version), run verify again, "
+            "and record the result in docs/adr/0003-scoring-route-chat-completions.md",
+        ],
+    )
+
+
+@check("chat-stream", "a streamed POST /v1/chat/completions answers")
+def chat_stream(ctx: Context) -> Outcome:
+    models = ctx.endpoint.configured_models(None)
+    try:
+        result = ctx.client(None).chat(
+            [{"role": "user", "content": PROMPT}],
+            ChatOptions(max_tokens=STREAM_MAX_TOKENS),
+            model=models[0] if len(models) == 1 else None,
+        )
+    except EndpointError as error:
+        return failed("the streamed chat completion failed", _lines(error), error.advice[:3])
+    timing = (
+        f"first token {result.time_to_first_token or 0:.2f} s, total {result.total_seconds:.2f} s"
+    )
+    if not result.content.strip():
+        return failed(
+            "the stream ended without an answer",
+            [
+                f"finish_reason {result.finish_reason}",
+                f"{len(result.reasoning)} characters of reasoning",
+                timing,
+            ],
+            [
+                "if finish_reason is length, the model reasoned past the budget: that is not a "
+                "fault, but check maxModelLen and the request timeout"
+            ],
+        )
+    return passed(f"streamed answer {result.content.strip()[:40]!r}", timing)
+
+
+@check("deployments-answer", "each deployment answers when targeted with azureml-model-deployment")
+def deployments_answer(ctx: Context) -> list[Outcome]:
+    outcomes = []
+    for name, info in sorted(ctx.endpoint.deployments.items()):
+        try:
+            served = _models(ctx, name)
+            ctx.client(name).chat(
+                [{"role": "user", "content": PROMPT}],
+                ChatOptions(max_tokens=PROBE_MAX_TOKENS),
+                model=info.model if info.model in served else None,
+            )
+        except EndpointError as error:
+            outcome = failed(
+                f"deployment {name} did not answer through its header",
+                _lines(error),
+                error.advice[:3] or ["check the deployment's state and logs"],
+            )
+        else:
+            outcome = passed(f"deployment {name} answers and serves {', '.join(served)}")
+        outcome.id = name
+        outcomes.append(outcome)
+    return outcomes or [skipped("the stack outputs list no deployments")]
+
+
+def hugging_face_references(deployment: dict[str, Any]) -> list[str]:
+    """The Key Vault references a deployment's Hugging Face variables hold."""
+    variables = (deployment.get("properties") or {}).get("environmentVariables") or {}
+    return [
+        str(variables[name])
+        for name in HUGGING_FACE_VARIABLES
+        if isinstance(variables, dict) and KEY_VAULT_REFERENCE.match(str(variables.get(name, "")))
+    ]
+
+
+@check("model-loaded-with-token", "with a Hugging Face token, the model loaded", uses_arm=True)
+def model_loaded_with_token(ctx: Context) -> list[Outcome]:
+    """A deployment whose HF_TOKEN is a Key Vault reference and that serves its model resolved the
+    reference: that proves secret injection (a preview feature) works with the role the program
+    assigned."""
+    outcomes = []
+    for name, deployment in sorted(ctx.arm_deployments().items()):
+        references = hugging_face_references(deployment)
+        if not references:
+            continue
+        try:
+            served = _models(ctx, name)
+        except EndpointError as error:
+            outcome = failed(
+                f"deployment {name} has HF_TOKEN from Key Vault and does not serve",
+                [f"HF_TOKEN = {references[0]}", *_lines(error)],
+                [
+                    "read the deployment's logs for a 401/403 from huggingface.co or a secret "
+                    "resolution error: `az ml online-deployment get-logs -n "
+                    f"{name} -e {ctx.outputs.get('endpointName', '<endpoint>')} --lines 200`",
+                    "the endpoint identity needs Key Vault Secrets User on the secret (the "
+                    "endpoint-roles check); a role assigned seconds before the deployment may "
+                    "need the deployment restarted",
+                ],
+            )
+        else:
+            outcome = passed(
+                f"deployment {name} loaded {', '.join(served)} with HF_TOKEN injected from Key "
+                "Vault",
+                f"HF_TOKEN = {references[0]}",
+            )
+        outcome.id = name
+        outcomes.append(outcome)
+    return outcomes or [skipped("no deployment takes a Hugging Face token from Key Vault")]
