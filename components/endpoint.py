@@ -12,8 +12,8 @@ What the blog post did with `az ml online-endpoint create` and
 * The endpoint is created without traffic; :class:`components.traffic.EndpointTraffic` sets it
   once the deployments exist. The endpoint never plans a traffic change, and any update of the
   endpoint is followed by a traffic update in the same `pulumi up` (see ``_endpoint``).
-* A Hugging Face token, when configured, lives in the workspace Key Vault; deployments reference
-  it by URI and never see the value in their definition.
+* A Hugging Face token and a vLLM API key, when configured, live in the workspace Key Vault;
+  deployments reference them by URI and never see the values in their definition.
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ SCORING_PATH = "/v1/chat/completions"
 
 ENVIRONMENT_NAME = "vllm"
 HUGGING_FACE_SECRET_NAME = "hugging-face-token"  # noqa: S105 - a name, not a value
+VLLM_API_KEY_SECRET_NAME = "vllm-api-key"  # noqa: S105 - a name, not a value
 
 # Creating or updating a GPU deployment provisions the VM, pulls ~10 GB of image, downloads ~16 GB
 # of weights and loads them, and AzureML waits for readiness (up to the probe budget, 17 minutes by
@@ -138,8 +139,9 @@ def _fingerprint(value: Any) -> str:
 class ServingEndpointArgs:
     """What the serving path needs: the endpoint's name, region, tags, auth mode (``Key`` or
     ``AADToken``) and public network access; its deployments, validated by settings (traffic sums
-    to 100, concurrency equals vLLM's batch); where it lives; the image; and the Hugging Face
-    token, a secret, or None."""
+    to 100, concurrency equals vLLM's batch); where it lives; the image; and the secrets the
+    container gets by secret injection: the Hugging Face token and vLLM's API key, each a Pulumi
+    secret or None."""
 
     endpoint_name: pulumi.Input[str]
     location: str
@@ -154,6 +156,8 @@ class ServingEndpointArgs:
     # The pushed image, pinned by digest: <registry>.azurecr.io/<repository>@sha256:<digest>.
     image_reference: pulumi.Input[str]
     hugging_face_token: pulumi.Input[str] | None = None
+    # vLLM's own API key (docs/adr/0010): defence in depth for /v1 behind the endpoint's auth.
+    vllm_api_key: pulumi.Input[str] | None = None
 
 
 class ServingEndpoint(pulumi.ComponentResource):
@@ -203,14 +207,10 @@ class ServingEndpoint(pulumi.ComponentResource):
             lambda identity: identity.principal_id if identity else ""
         )
 
-        secret_reference, secret_grant = self._hugging_face_token(name, args, principal_id)
-        deployment_environment: dict[str, pulumi.Input[str]] = {}
-        if secret_reference is not None:
-            deployment_environment["HF_TOKEN"] = secret_reference
-
+        secret_environment, secret_grants = self._injected_secrets(name, args, principal_id)
         deployments = [
             self._deployment(
-                name, args, deployment, endpoint, environment, deployment_environment, secret_grant
+                name, args, deployment, endpoint, environment, secret_environment, secret_grants
             )
             for deployment in args.deployments
         ]
@@ -325,37 +325,63 @@ class ServingEndpoint(pulumi.ComponentResource):
         )
         return endpoint, _fingerprint(declared)
 
-    def _hugging_face_token(
+    def _injected_secrets(
         self, name: str, args: ServingEndpointArgs, principal_id: pulumi.Output[str]
-    ) -> tuple[pulumi.Output[str] | None, authorization.RoleAssignment | None]:
-        """Store the token in the workspace Key Vault and let the endpoint identity read it.
+    ) -> tuple[dict[str, pulumi.Input[str]], list[authorization.RoleAssignment]]:
+        """The variables that carry the configured secrets (``HF_TOKEN``, which huggingface_hub
+        reads; ``VLLM_API_KEY``, which vLLM reads as --api-key), and the grants they need."""
+        environment: dict[str, pulumi.Input[str]] = {}
+        grants: list[authorization.RoleAssignment] = []
+        for variable, secret_name, value, what in (
+            (
+                "HF_TOKEN",
+                HUGGING_FACE_SECRET_NAME,
+                args.hugging_face_token,
+                "the Hugging Face token",
+            ),
+            ("VLLM_API_KEY", VLLM_API_KEY_SECRET_NAME, args.vllm_api_key, "vLLM's API key"),
+        ):
+            if value is None:
+                continue
+            environment[variable], grant = self._key_vault_secret(
+                name, args, principal_id, secret_name, value, what
+            )
+            grants.append(grant)
+        return environment, grants
+
+    def _key_vault_secret(
+        self,
+        name: str,
+        args: ServingEndpointArgs,
+        principal_id: pulumi.Output[str],
+        secret_name: str,
+        value: pulumi.Input[str],
+        what: str,
+    ) -> tuple[pulumi.Output[str], authorization.RoleAssignment]:
+        """Store ``value`` in the workspace Key Vault and let the endpoint identity read it.
 
         Deployments get `${{keyvault:<versioned secret URI>}}`, which AzureML resolves with the
         endpoint identity when it starts the container (secret injection, in preview): the value
-        never appears in the deployment's definition, and a new token is a new secret version, so
-        the deployments roll to pick it up. Returns (reference, grant), or (None, None) without a
-        token.
+        never appears in the deployment's definition, and a new value is a new secret version, so
+        the deployments roll to pick it up. Returns (reference, grant).
         """
-        token = args.hugging_face_token
-        if token is None:
-            return None, None
         secret = keyvault.Secret(
-            f"{name}-hugging-face-token",
+            f"{name}-{secret_name}",
             resource_group_name=args.resource_group_name,
             vault_name=args.key_vault_name,
-            secret_name=HUGGING_FACE_SECRET_NAME,
+            secret_name=secret_name,
             properties=keyvault.SecretPropertiesArgs(
-                value=pulumi.Output.secret(token), content_type="text/plain"
+                value=pulumi.Output.secret(value), content_type="text/plain"
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
         grant = assign_role(
-            f"{name}-hugging-face-token-reader",
+            f"{name}-{secret_name}-reader",
             # The secret, not the vault: the endpoint reads this one secret and nothing else.
             scope=secret.id,
             principal_id=principal_id,
             role=KEY_VAULT_SECRETS_USER_ROLE,
-            description="Online endpoint reads the Hugging Face token (secret injection).",
+            description=f"Online endpoint reads {what} (secret injection).",
             parent=self,
         )
         reference = secret.properties.apply(
@@ -371,7 +397,7 @@ class ServingEndpoint(pulumi.ComponentResource):
         endpoint: machinelearningservices.OnlineEndpoint,
         environment: machinelearningservices.EnvironmentVersion,
         shared_environment: dict[str, pulumi.Input[str]],
-        secret_grant: authorization.RoleAssignment | None,
+        secret_grants: list[authorization.RoleAssignment],
     ) -> machinelearningservices.OnlineDeployment:
         """One managed online deployment: ``deployment.instance_count`` GPU instances running the
         environment's image, with vLLM's options and the shared secrets as environment variables."""
@@ -415,7 +441,7 @@ class ServingEndpoint(pulumi.ComponentResource):
                 parent=self,
                 # AzureML resolves ${{keyvault:...}} when it creates the deployment and fails it
                 # if the endpoint identity cannot read the secret yet.
-                depends_on=[secret_grant] if secret_grant is not None else [],
+                depends_on=list(secret_grants),
                 custom_timeouts=DEPLOYMENT_TIMEOUTS,
                 # While Azure Monitor autoscale owns the instance count, Pulumi must not put it
                 # back to instanceCount on every `pulumi up`.

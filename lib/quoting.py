@@ -38,3 +38,11 @@ def echo(value: Any, limit: int = ECHO_LIMIT) -> str:
     except (TypeError, ValueError, RecursionError):
         shown = type(value).__name__
     return shorten(shown, limit)
+
+
+def key_name(key: str, limit: int = ECHO_LIMIT) -> str:
+    """A configuration key as a message shows it: as it is when it is short and printable, else
+    quoted and escaped like a value (a key comes from the stack file too)."""
+    if len(key) <= limit and key.isprintable():
+        return key
+    return echo(key, limit)

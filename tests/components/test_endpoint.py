@@ -514,6 +514,42 @@ def test_without_a_token_there_is_no_secret_grant_or_reference() -> None:
         assert "HF_TOKEN" not in deployment.input("properties.environmentVariables")
 
 
+# --- vLLM API key (docs/adr/0010) ----------------------------------------------------------------
+
+VLLM_KEY = "vllm-key-for-tests-0123456789"
+
+
+def test_vllm_api_key_is_injected_from_its_own_secret_beside_the_token() -> None:
+    result = declare_endpoint(hugging_face_token=TOKEN, vllm_api_key=VLLM_KEY)
+    secrets = {secret.inputs["secretName"]: secret for secret in result.of_type(SECRET)}
+    assert set(secrets) == {"hugging-face-token", "vllm-api-key"}
+    key_secret = secrets["vllm-api-key"]
+    assert key_secret.is_secret("properties.value")
+    grants = {grant.inputs["scope"]: grant for grant in result.of_type(ROLE_ASSIGNMENT)}
+    # One grant per secret, each on that secret alone.
+    assert set(grants) == {secret.id for secret in secrets.values()}
+    versioned = key_secret.outputs["properties"]["secretUriWithVersion"]
+    for deployment in result.of_type(DEPLOYMENT):
+        environment = deployment.input("properties.environmentVariables")
+        assert environment["VLLM_API_KEY"] == "${{keyvault:" + versioned + "}}"
+        assert {grant.urn for grant in grants.values()} <= set(deployment.dependencies)
+
+
+def test_vllm_api_key_plaintext_appears_only_in_its_secret_value() -> None:
+    result = declare_endpoint(
+        vllm_api_key=VLLM_KEY, deployments=deployments(BLUE_GREEN_WITH_MIRROR)
+    )
+    found = [
+        (resource.type, path, resource.is_secret(path))
+        for resource in result.resources
+        for path, value in walk(resource.inputs)
+        if isinstance(value, str) and VLLM_KEY in value
+    ]
+    assert found == [(SECRET, "properties.value", True)]
+    for deployment in result.of_type(DEPLOYMENT):
+        assert "HF_TOKEN" not in deployment.input("properties.environmentVariables")
+
+
 # --- Shape ---------------------------------------------------------------------------------------
 
 
