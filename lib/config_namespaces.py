@@ -92,6 +92,20 @@ def _did_you_mean(name: str, known: Iterable[str]) -> str:
     return f" (did you mean {folded[close[0]]!r}?)" if close else ""
 
 
+class _Hints:
+    """Did-you-means for the first keys refused only: a message lists about fifty problems, and
+    thousands of wrong keys must not cost thousands of fuzzy searches."""
+
+    limit = 50
+
+    def __init__(self) -> None:
+        self.given = 0
+
+    def of(self, name: str, known: Iterable[str]) -> str:
+        self.given += 1
+        return _did_you_mean(name, known) if self.given <= self.limit else ""
+
+
 def namespace_problems(
     keys: Iterable[str], project: str, secret_keys: Collection[str] = ()
 ) -> list[str]:
@@ -99,10 +113,11 @@ def namespace_problems(
 
     ``keys`` are full keys (``namespace:name``); project keys are the settings' to judge, so they
     pass here. Linear in the number of keys: each is looked up in sets; the did-you-mean search
-    runs only for keys already refused.
+    runs only for the first keys refused.
     """
     namespaces = [project, *PROVIDER_KEYS]
     problems: list[str] = []
+    hints = _Hints()
     for key in keys:
         namespace, separator, name = key.partition(":")
         if not separator:
@@ -115,13 +130,13 @@ def namespace_problems(
         elif namespace not in PROVIDER_KEYS:
             problems.append(
                 f"{echo(key)}: namespace {echo(namespace)} is read by nothing in this program"
-                f"{_did_you_mean(namespace, namespaces)}; the namespaces read are "
+                f"{hints.of(namespace, namespaces)}; the namespaces read are "
                 f"{', '.join(namespaces)}"
             )
         elif name not in PROVIDER_KEYS[namespace]:
             problems.append(
                 f"{echo(key)}: the {namespace} provider reads no key {echo(name)}"
-                f"{_did_you_mean(name, PROVIDER_KEYS[namespace])}; it reads "
+                f"{hints.of(name, PROVIDER_KEYS[namespace])}; it reads "
                 f"{', '.join(sorted(PROVIDER_KEYS[namespace]))}"
             )
         elif key in PROVIDER_SECRET_KEYS and key not in secret_keys:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Iterable
+from functools import lru_cache
 
 # Cyrillic and Greek letters drawn like a Latin one (Unicode confusables.txt, "MA" table).
 _SCRIPT_LOOKALIKES = {
@@ -43,6 +44,8 @@ _SCRIPT_LOOKALIKES = {
 _ASCII_LOOKALIKES = str.maketrans({"I": "l", "1": "l", "|": "l", "0": "o"})
 
 
+# Known names are folded again and again when many keys are compared with them; bounded.
+@lru_cache(maxsize=4096)
 def skeleton(name: str) -> str:
     """The form of ``name`` that two lookalike names share: compare skeletons, not names."""
     # NFKC turns full-width, mathematical and ligature forms into plain letters.
