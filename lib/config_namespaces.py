@@ -85,7 +85,11 @@ def _did_you_mean(name: str, known: Iterable[str]) -> str:
     twin = lookalike_of(name, options)
     if twin is not None:
         odd = odd_characters(name)
-        how = f"it contains {', '.join(odd[:3])}" if odd else "it has a lookalike letter, such as I for l"
+        how = (
+            f"it contains {', '.join(odd[:3])}"
+            if odd
+            else "it has a lookalike letter, such as I for l"
+        )
         return f" (did you mean {twin!r}? {how})"
     folded = {skeleton(option): option for option in options}
     close = difflib.get_close_matches(skeleton(name), list(folded), n=1, cutoff=0.75)
