@@ -288,8 +288,10 @@ MIN_AUTOSCALE_WINDOW_MINUTES = 5
 MAX_AUTOSCALE_WINDOW_MINUTES = 720
 MIN_AUTOSCALE_COOLDOWN_MINUTES = 1
 MAX_AUTOSCALE_COOLDOWN_MINUTES = 10080
-# Tags: autoscale settings document at most 15 tags, the strictest of the resource types here;
-# storage accounts take tag names of at most 128 characters; values take at most 256.
+# Tags: autoscale settings document at most 15 tags, the strictest of the resource types here.
+# Tag names take at most 512 characters, but storage accounts only 128; values at most 256
+# (azure-resource-manager/management/tag-resources.md, "Limitations"). ARM treats tag names
+# case-insensitively ("Tag names are case-insensitive for operations", same page).
 MAX_TAGS_PER_RESOURCE = 15
 MAX_TAG_NAME_LENGTH = 128
 MAX_TAG_VALUE_LENGTH = 256
@@ -304,8 +306,12 @@ MAX_LOG_RETENTION_DAYS = 730
 ENDPOINT_NAME_PATTERN = r"[a-zA-Z][a-zA-Z0-9-]{1,30}[a-zA-Z0-9]"
 DEPLOYMENT_NAME_PATTERN = r"[a-zA-Z][a-zA-Z0-9-]{1,30}[a-zA-Z0-9]"
 RESOURCE_GROUP_PATTERN = r"[-\w._()]{0,89}[-\w_()]"
-# Tag names: no < > % & \ ? / (Azure refuses them), at most MAX_TAG_NAME_LENGTH characters.
-TAG_NAME_PATTERN = rf"[^<>%&\\?/]{{1,{MAX_TAG_NAME_LENGTH}}}"
+# Tag names: no < > % & \ ? / (tag-resources.md: "Tag names can't contain these characters"),
+# at most MAX_TAG_NAME_LENGTH characters. Control characters (NUL, newline, tab, ...) are refused
+# in names and values too: the page does not list them, but a tag is a cost-report column and a
+# CSV cell, and a NUL or a newline in one was accepted here and broke later (issue 12).
+TAG_NAME_PATTERN = rf"[^<>%&\\?/\x00-\x1f\x7f]{{1,{MAX_TAG_NAME_LENGTH}}}"
+TAG_VALUE_PATTERN = rf"[^\x00-\x1f\x7f]{{0,{MAX_TAG_VALUE_LENGTH}}}"
 
 # --- Built-in role definition ids ---------------------------------------------------------------
 # Identical in every tenant and subscription (Azure built-in roles reference). Only the ones this

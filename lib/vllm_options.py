@@ -9,6 +9,7 @@ into each deployment's ``environment_variables``.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -27,6 +28,40 @@ EXTRA_ARGS = "SERVE_EXTRA_ARGS"
 # Spelled out rather than left empty: the image's own default is deepseek_r1, and an empty value
 # that a platform dropped on the way would silently turn the parser back on.
 NO_REASONING_PARSER = "none"
+
+
+# Bounds on vllm.extraArgs. The rendered SERVE_EXTRA_ARGS reaches the container as one environment
+# string, and execve(2) refuses any single argument or environment string longer than
+# MAX_ARG_STRLEN, 32 pages: 131,072 bytes with 4 KiB pages (linux include/uapi/linux/binfmts.h:
+# `#define MAX_ARG_STRLEN (PAGE_SIZE * 32)`). A container whose variable is past it cannot start,
+# and the failure shows only in the deployment's logs. A quarter of the limit leaves room for the
+# name and stays far from it; 64 arguments is several times what any vLLM command line needs.
+MAX_EXTRA_ARGS_BYTES = 32 * 1024
+MAX_EXTRA_ARGS = 64
+
+# vLLM's option for its API key, and the shortest prefix argparse reads as it: vLLM's parsers keep
+# argparse's allow_abbrev default (vllm/entrypoints/cli/main.py builds FlexibleArgumentParser
+# without allow_abbrev=False), and `--api` is ambiguous with `--api-server-count`. vLLM also turns
+# `_` into `-` in option names (vllm/utils/argparse_utils.py, FlexibleArgumentParser.parse_args).
+# The policy pack keeps its own copy (policy/secret_forms.py); a test holds the two together.
+API_KEY_OPTION = "--api-key"
+SHORTEST_API_KEY_PREFIX = "--api-k"
+
+
+def is_api_key_option(argument: str) -> bool:
+    """Whether vLLM reads ``argument`` (``--opt`` or ``--opt=value``) as ``--api-key``."""
+    option = argument.split("=", 1)[0].replace("_", "-")
+    return (
+        option.startswith("--")
+        and len(option) >= len(SHORTEST_API_KEY_PREFIX)
+        and API_KEY_OPTION.startswith(option)
+    )
+
+
+def render_extra_args(arguments: Sequence[str]) -> str:
+    """SERVE_EXTRA_ARGS: one compact, ASCII-only JSON array, which the entrypoint decodes without
+    eval or word splitting, so an argument keeps its spaces, quotes and embedded JSON exactly."""
+    return json.dumps(list(arguments), separators=(",", ":"))
 
 
 def fits_environment(argument: str) -> bool:
@@ -56,5 +91,5 @@ def vllm_environment(deployment: DeploymentSettings) -> dict[str, str]:
         GPU_MEMORY_UTILIZATION: repr(vllm.gpu_memory_utilization),
         REASONING_PARSER: vllm.reasoning_parser or NO_REASONING_PARSER,
         # ASCII-only JSON: the value crosses ARM, AzureML and the container runtime unharmed.
-        EXTRA_ARGS: json.dumps(list(vllm.extra_args), separators=(",", ":")),
+        EXTRA_ARGS: render_extra_args(vllm.extra_args),
     }

@@ -136,6 +136,10 @@ DEFAULTS: dict[str, Any] = {
     "baseImageSource": "import",
     "dockerHubCredentialSet": "",
     "huggingFaceToken": "",
+    # Off: the endpoint's own auth is the gate. Set, it is defence in depth for vLLM's /v1 routes
+    # and needs authMode Key with the endpoint key set to the same value (docs/adr/0010).
+    "vllmApiKey": "",
     "deployments": [DEFAULT_DEPLOYMENT],
 }
-SECRET_KEYS = frozenset({"huggingFaceToken"})
+# Keys that only `pulumi config set --secret` may set: refused in plaintext, never echoed.
+SECRET_KEYS = frozenset({"huggingFaceToken", "vllmApiKey"})

@@ -154,6 +154,8 @@ class Settings:
     docker_hub_credential_set: str | None
     # A Pulumi secret (Output) at run time, a plain string in unit tests; never logged.
     hugging_face_token: Any = field(repr=False, default=None)
+    # vLLM's API key (docs/adr/0010), a Pulumi secret like the token; None when not configured.
+    vllm_api_key: Any = field(repr=False, default=None)
     deployments: tuple[DeploymentSettings, ...] = ()
 
     @property

@@ -12,6 +12,7 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
+from lib.quoting import key_name
 from settings import rules
 from settings.defaults import DEFAULTS
 from settings.model import PROJECT, Settings
@@ -29,6 +30,7 @@ def parse_settings(
     location: Any,
     project: str = PROJECT,
     hugging_face_token: Any = None,
+    vllm_api_key: Any = None,
 ) -> Settings:
     """Validate one stack's configuration.
 
@@ -47,6 +49,7 @@ def parse_settings(
     rules.check_fqdns_for_network(reader, prefix, workspace)
     rules.check_cache_rule_credentials(reader, prefix, image)
     rules.check_traffic(reader, f"{prefix}deployments", deployments)
+    rules.check_vllm_api_key_auth(reader, prefix, endpoint.auth_mode, vllm_api_key is not None)
     if reader.problems:
         raise SettingsError(stack, reader.problems)
     return Settings(
@@ -75,6 +78,7 @@ def parse_settings(
         base_image_source=image.base_image_source,
         docker_hub_credential_set=image.docker_hub_credential_set,
         hugging_face_token=hugging_face_token,
+        vllm_api_key=vllm_api_key,
         deployments=deployments,
     )
 
@@ -84,7 +88,7 @@ def _with_defaults(reader: Reader, prefix: str, raw: Mapping[str, Any]) -> dict[
     file must not pass unnoticed)."""
     for unknown in sorted(set(raw) - set(DEFAULTS)):
         hint = near_miss(unknown, list(DEFAULTS))
-        reader.problems.append(f"{prefix}{unknown}: unknown configuration key{hint}")
+        reader.problems.append(f"{prefix}{key_name(unknown)}: unknown configuration key{hint}")
     values = copy.deepcopy(DEFAULTS)
     values.update({k: v for k, v in raw.items() if k in DEFAULTS})
     return values

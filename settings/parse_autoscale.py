@@ -34,6 +34,8 @@ from settings.reader import Reader, near_miss
 EMAIL_PATTERN = r"[^@\s]+@[^@\s]+\.[^@\s]+"
 START_PATTERN = r"([01][0-9]|2[0-3]):[0-5][0-9]"
 WINDOW_WHY = " (Azure Monitor's time window is 5 minutes to 12 hours)"
+# This project's bound on notifyEmails and notifyWebhooks each: enough for a team's rota.
+MAX_NOTIFY_TARGETS = 20
 
 
 def parse_autoscale(reader: Reader, key: str, raw: Any) -> AutoscaleSettings:
@@ -49,12 +51,14 @@ def parse_autoscale(reader: Reader, key: str, raw: Any) -> AutoscaleSettings:
             values["notifyEmails"],
             EMAIL_PATTERN,
             "must be an e-mail address",
+            max_items=MAX_NOTIFY_TARGETS,
         ),
         notify_webhooks=reader.string_list(
             f"{key}.notifyWebhooks",
             values["notifyWebhooks"],
             r"https://\S+",
             "must be an https:// URL",
+            max_items=MAX_NOTIFY_TARGETS,
         ),
     )
     rules.check_instance_bounds(

@@ -9,18 +9,25 @@ and ``autoscale`` (settings/parse_autoscale.py).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from lib.catalog import (
     DEPLOYMENT_NAME_PATTERN,
     GPU_INSTANCE_TYPES,
+    MAX_DEPLOYMENTS_PER_ENDPOINT,
     MAX_INSTANCES_PER_DEPLOYMENT,
     MAX_MIRROR_PERCENT,
     MAX_REQUEST_TIMEOUT_SECONDS,
     MIN_INSTANCES_PER_DEPLOYMENT,
 )
-from lib.vllm_options import fits_environment
+from lib.vllm_options import (
+    MAX_EXTRA_ARGS,
+    MAX_EXTRA_ARGS_BYTES,
+    fits_environment,
+    is_api_key_option,
+    render_extra_args,
+)
 from settings import rules
 from settings.defaults import (
     DEFAULT_DEPLOYMENT,
@@ -49,6 +56,14 @@ def parse_deployments(reader: Reader, key: str, raw: Any) -> tuple[DeploymentSet
     if not isinstance(raw, list):
         reader.problem(key, raw, "must be a list of deployments")
         raw = []
+    if len(raw) > MAX_DEPLOYMENTS_PER_ENDPOINT:
+        # Counted before any deployment is parsed: 20,000 of them cost one message, not minutes.
+        reader.problems.append(
+            f"{key}: at most {MAX_DEPLOYMENTS_PER_ENDPOINT} deployments per endpoint (an AzureML "
+            f"limit), got {len(raw):,}"
+        )
+        reader.invalid.add(key)
+        return ()
     return tuple(
         parse_deployment(reader, f"{key}[{index}]", item) for index, item in enumerate(raw)
     )
@@ -172,9 +187,13 @@ def _parse_vllm(reader: Reader, key: str, raw: Any) -> VllmSettings:
 
 
 def _parse_extra_args(reader: Reader, key: str, raw: Any, vllm_key: str) -> tuple[str, ...]:
-    """Extra `vllm serve` arguments, except those that keys or the image already set."""
-    extra_args = reader.string_list(key, raw)
+    """Extra `vllm serve` arguments, except those that keys or the image already set, and never an
+    API key (it would sit in plaintext in the deployment's definition)."""
+    extra_args = reader.string_list(key, raw, max_items=MAX_EXTRA_ARGS)
+    secret = _api_key_arguments(reader, key, extra_args)
     for index, argument in enumerate(extra_args):
+        if index in secret:
+            continue
         flag = argument.split("=", 1)[0]
         if not fits_environment(argument):
             reader.problem(f"{key}[{index}]", argument, "cannot contain a NUL character")
@@ -196,4 +215,36 @@ def _parse_extra_args(reader: Reader, key: str, raw: Any, vllm_key: str) -> tupl
                 "is set by the image (model, host and port are fixed by the entrypoint and the "
                 "AzureML routes); remove it",
             )
+    size = len(render_extra_args(extra_args))
+    if size > MAX_EXTRA_ARGS_BYTES:
+        reader.problems.append(
+            f"{key}: renders to {size:,} bytes of SERVE_EXTRA_ARGS; at most "
+            f"{MAX_EXTRA_ARGS_BYTES:,} (a container whose variable passes the kernel's "
+            "131,072-byte limit per string cannot start)"
+        )
+        reader.invalid.add(key)
     return extra_args
+
+
+def _api_key_arguments(reader: Reader, key: str, arguments: Sequence[str]) -> set[int]:
+    """Refuse vLLM's --api-key in every spelling it accepts, without echoing the key; return the
+    indexes that hold a key, so that no other message echoes them either."""
+    secret: set[int] = set()
+    for index, argument in enumerate(arguments):
+        if index in secret or not is_api_key_option(argument):
+            continue
+        secret.add(index)
+        if "=" not in argument:
+            # `--api-key KEY [KEY ...]`: vLLM takes every following word up to the next option.
+            following = index + 1
+            while following < len(arguments) and not arguments[following].startswith("-"):
+                secret.add(following)
+                following += 1
+        reader.problems.append(
+            f"{key}[{index}]: passes vLLM an API key on the command line (value not shown), where "
+            "it would sit in plaintext in the deployment's definition; remove it and set the key "
+            "as a secret: `pulumi config set --secret vllmApiKey <key>`, which the program keeps "
+            "in Key Vault and injects as VLLM_API_KEY (needs authMode Key; docs/security.md)"
+        )
+        reader.invalid.add(f"{key}[{index}]")
+    return secret

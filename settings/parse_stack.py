@@ -18,7 +18,9 @@ from lib.catalog import (
     MAX_TAGS_PER_RESOURCE,
     RESOURCE_GROUP_PATTERN,
     TAG_NAME_PATTERN,
+    TAG_VALUE_PATTERN,
 )
+from lib.quoting import key_name
 from settings.model import LOCATION_KEY, PROJECT_TAGS
 from settings.reader import Reader
 
@@ -26,7 +28,7 @@ from settings.reader import Reader
 # endpoint and key vault names take lowercase letters, digits and hyphens.
 STACK_NAME_PATTERN = r"[a-z0-9]([a-z0-9-]{0,18}[a-z0-9])?"
 # Owner and cost center become tag values: Azure's tag characters, at most 256 of them.
-TAG_TEXT_PATTERN = rf"[^<>%&\\?/]{{1,{MAX_TAG_VALUE_LENGTH}}}"
+TAG_TEXT_PATTERN = rf"[^<>%&\\?/\x00-\x1f\x7f]{{1,{MAX_TAG_VALUE_LENGTH}}}"
 
 
 @dataclass(frozen=True)
@@ -63,13 +65,15 @@ def parse_stack(
         f"{prefix}owner",
         values["owner"],
         TAG_TEXT_PATTERN,
-        f"must be 1-{MAX_TAG_VALUE_LENGTH} characters naming a person or team",
+        f"must be 1-{MAX_TAG_VALUE_LENGTH} characters naming a person or team, without "
+        "< > % & \\ ? / or control characters",
     )
     cost_center = reader.string(
         f"{prefix}costCenter",
         values["costCenter"],
         TAG_TEXT_PATTERN,
-        f"must be 1-{MAX_TAG_VALUE_LENGTH} characters",
+        f"must be 1-{MAX_TAG_VALUE_LENGTH} characters, without < > % & \\ ? / or control "
+        "characters",
     )
     return StackPlacement(
         location=region,
@@ -108,7 +112,8 @@ def _parse_tags(reader: Reader, key: str, tags: Any) -> dict[str, str]:
     if not isinstance(tags, dict):
         reader.problem(key, tags, "must be an object of tag names to string values")
         return extra_tags
-    # The project sets its own tags on every resource; the extra ones share what is left.
+    # The project sets its own tags on every resource; the extra ones share what is left. Counted
+    # before any tag is read, so ten thousand tags cost one message.
     allowed = MAX_TAGS_PER_RESOURCE - len(PROJECT_TAGS)
     if len(tags) > allowed:
         reader.problem(
@@ -117,23 +122,34 @@ def _parse_tags(reader: Reader, key: str, tags: Any) -> dict[str, str]:
             f"at most {allowed} extra tags (autoscale settings take {MAX_TAGS_PER_RESOURCE} and "
             f"the project sets {len(PROJECT_TAGS)})",
         )
+        return extra_tags
+    # ARM compares tag names ignoring case: `Owner` would overwrite the project's `owner`.
+    taken = {
+        name.lower(): f"is set by the project ({source})" for name, source in PROJECT_TAGS.items()
+    }
     for tag, tag_value in tags.items():
-        if tag in PROJECT_TAGS:
+        tag_key = f"{key}.{key_name(tag)}"
+        clash = taken.get(tag.lower())
+        if clash is not None:
             reader.problem(
-                f"{key}.{tag}",
+                tag_key,
                 tag_value,
-                f"is set by the project ({PROJECT_TAGS[tag]}); remove it from tags",
+                f"{clash}; tag names are case-insensitive in Azure, so remove it from tags",
             )
+            continue
+        taken[tag.lower()] = f"differs only in case from the tag {tag!r}"
         reader.string(
-            f"{key}.{tag}",
+            tag_key,
             tag,
             TAG_NAME_PATTERN,
-            f"tag names are 1-{MAX_TAG_NAME_LENGTH} characters without < > % & \\ ? /",
+            f"tag names are 1-{MAX_TAG_NAME_LENGTH} characters without < > % & \\ ? / or "
+            "control characters",
         )
-        extra_tags[str(tag)] = reader.string(
-            f"{key}.{tag}",
+        extra_tags[tag] = reader.string(
+            tag_key,
             tag_value,
-            rf"[\s\S]{{0,{MAX_TAG_VALUE_LENGTH}}}",
-            f"must be at most {MAX_TAG_VALUE_LENGTH} characters",
+            TAG_VALUE_PATTERN,
+            f"must be at most {MAX_TAG_VALUE_LENGTH} characters, without control characters "
+            "(NUL, newline, tab, ...)",
         )
     return extra_tags

@@ -33,6 +33,9 @@ from settings.reader import Reader
 
 # A host name as an FQDN outbound rule takes it; a leading "*." covers a domain's subdomains.
 FQDN_PATTERN = r"(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}"
+# This project's bound, not Azure's: each host becomes one outbound rule, the default list has 7,
+# and a list of thousands is a mistake to refuse in one message rather than one per host.
+MAX_OUTBOUND_FQDNS = 100
 
 
 @dataclass(frozen=True)
@@ -87,5 +90,6 @@ def parse_workspace(reader: Reader, prefix: str, values: Mapping[str, Any]) -> W
             values["outboundFqdns"],
             FQDN_PATTERN,
             "must be a lowercase host name such as huggingface.co (a leading '*.' is allowed)",
+            max_items=MAX_OUTBOUND_FQDNS,
         ),
     )

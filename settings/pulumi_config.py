@@ -14,6 +14,7 @@ from typing import Any
 
 import pulumi
 
+from lib.config_namespaces import namespace_problems
 from lib.pulumi_api import config_entries
 from settings.defaults import DEFAULTS, SECRET_KEYS
 from settings.model import LOCATION_KEY, PROJECT, Settings
@@ -40,25 +41,25 @@ def load_settings(
     project: str = PROJECT,
     hugging_face_token: Any = None,
     secret_keys: Collection[str] = (),
+    vllm_api_key: Any = None,
 ) -> Settings:
     """Validate raw Pulumi configuration: ``entries`` maps full keys ("vllm-azureml:owner",
     "azure-native:location") to the strings Pulumi hands a program; ``secret_keys`` are the keys
-    the stack file holds encrypted."""
+    the stack file holds encrypted.
+
+    Every entry is judged, not only the project's: a key in a namespace nothing reads, or a
+    provider key the provider does not read, is refused (lib/config_namespaces.py), since a typo
+    there would leave a setting at its default while the stack file looks configured."""
     prefix = f"{project}:"
-    plaintext = [
-        name
+    problems = namespace_problems(entries, project, secret_keys)
+    problems += [
+        f"{prefix}{name}: is stored in plaintext in Pulumi.{stack}.yaml; remove it and "
+        f"set it encrypted: `pulumi config set --secret {name} <value>`"
         for name in sorted(SECRET_KEYS)
         if entries.get(prefix + name) and prefix + name not in secret_keys
     ]
-    if plaintext:
-        raise SettingsError(
-            stack,
-            [
-                f"{prefix}{name}: is stored in plaintext in Pulumi.{stack}.yaml; remove it and "
-                f"set it encrypted: `pulumi config set --secret {name} <value>`"
-                for name in plaintext
-            ],
-        )
+    if problems:
+        raise SettingsError(stack, problems)
     raw: dict[str, Any] = {}
     for full_key, value in entries.items():
         if not full_key.startswith(prefix):
@@ -68,8 +69,24 @@ def load_settings(
             continue
         raw[name] = _decode(value, DEFAULTS.get(name, ""))
     return parse_settings(
-        raw, stack, entries.get(LOCATION_KEY), project, hugging_face_token=hugging_face_token
+        raw,
+        stack,
+        entries.get(LOCATION_KEY),
+        project,
+        hugging_face_token=hugging_face_token,
+        vllm_api_key=vllm_api_key,
     )
+
+
+def _secret(
+    entries: Mapping[str, str], secret_keys: Collection[str], project: str, name: str
+) -> Any:
+    """The secret setting ``name`` as a Pulumi secret, or None when it is not set (or not
+    encrypted, which load_settings refuses)."""
+    key = f"{project}:{name}"
+    if entries.get(key) and key in secret_keys:
+        return pulumi.Config().require_secret(name)
+    return None
 
 
 def from_pulumi() -> Settings:
@@ -80,9 +97,11 @@ def from_pulumi() -> Settings:
     """
     project = pulumi.get_project()
     entries, secret_keys = config_entries()
-    token = None
-    if entries.get(f"{project}:huggingFaceToken") and f"{project}:huggingFaceToken" in secret_keys:
-        token = pulumi.Config().require_secret("huggingFaceToken")
     return load_settings(
-        entries, pulumi.get_stack(), project, hugging_face_token=token, secret_keys=secret_keys
+        entries,
+        pulumi.get_stack(),
+        project,
+        hugging_face_token=_secret(entries, secret_keys, project, "huggingFaceToken"),
+        secret_keys=secret_keys,
+        vllm_api_key=_secret(entries, secret_keys, project, "vllmApiKey"),
     )

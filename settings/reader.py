@@ -9,14 +9,19 @@ from __future__ import annotations
 
 import copy
 import difflib
-import json
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar, cast
 
 import pulumi
 
+from lib.lookalikes import lookalike_of, odd_characters, skeleton
+from lib.quoting import echo, key_name
+
 Choice = TypeVar("Choice", bound=str)
+
+# A stack file with thousands of wrong keys gets a page of them, not thousands of lines.
+MAX_LISTED_PROBLEMS = 50
 
 
 class SettingsError(pulumi.RunError):
@@ -36,7 +41,9 @@ class SettingsError(pulumi.RunError):
             f"Stack '{self.stack}' has {len(self.problems)} configuration "
             f"problem{'s' if len(self.problems) != 1 else ''} (Pulumi.{self.stack}.yaml):"
         ]
-        lines += [f"  - {problem}" for problem in self.problems]
+        lines += [f"  - {problem}" for problem in self.problems[:MAX_LISTED_PROBLEMS]]
+        if len(self.problems) > MAX_LISTED_PROBLEMS:
+            lines.append(f"  ... and {len(self.problems) - MAX_LISTED_PROBLEMS:,} more")
         lines.append("Nothing was deployed. Fix the keys above and run again.")
         return "\n".join(lines)
 
@@ -52,8 +59,9 @@ class Reader:
         self.invalid: set[str] = set()
 
     def problem(self, key: str, value: Any, allowed: str) -> None:
-        shown = json.dumps(value) if not isinstance(value, str) else repr(value)
-        self.problems.append(f"{key} = {shown}: {allowed}")
+        # Every echoed value goes through lib/quoting.py: quoted, escaped, cut to ~200 characters,
+        # so a 10 MB value cannot flood the output. Keys can come from the stack file too.
+        self.problems.append(f"{key_name(key)} = {echo(value)}: {allowed}")
         self.invalid.add(key)
 
     def ok(self, *keys: str) -> bool:
@@ -103,10 +111,19 @@ class Reader:
         return cast(Choice, value)
 
     def string_list(
-        self, key: str, value: Any, item_pattern: str | None = None, rule: str = ""
+        self,
+        key: str,
+        value: Any,
+        item_pattern: str | None = None,
+        rule: str = "",
+        max_items: int | None = None,
     ) -> tuple[str, ...]:
         if not isinstance(value, list):
             self.problem(key, value, "must be a list of strings")
+            return ()
+        if max_items is not None and len(value) > max_items:
+            # Counted before any item is read: a list of a million items costs one message.
+            self.problem(key, f"{len(value):,} items", f"at most {max_items} items")
             return ()
         return tuple(
             self.string(f"{key}[{index}]", item, item_pattern, rule)
@@ -121,7 +138,8 @@ class Reader:
         for unknown in sorted(set(value) - set(defaults)):
             hint = near_miss(unknown, list(defaults))
             self.problems.append(
-                f"{key}.{unknown}: unknown key{hint}; known keys: {', '.join(sorted(defaults))}"
+                f"{key}.{key_name(unknown)}: unknown key{hint}; known keys: "
+                f"{', '.join(sorted(defaults))}"
             )
         merged = copy.deepcopy(dict(defaults))
         merged.update(value)
@@ -129,12 +147,16 @@ class Reader:
 
 
 def near_miss(value: Any, options: Sequence[str]) -> str:
-    """A "did you mean" for a value that differs from an option in case, punctuation or a typo."""
+    """A "did you mean" for a value that differs from an option in case, punctuation, a typo or a
+    lookalike character (a Cyrillic a, a capital `I` for an `l`: lib/lookalikes.py)."""
     if not isinstance(value, str):
         return ""
-    folded = re.sub(r"[^a-z0-9]", "", value.lower())
+    twin = lookalike_of(value, options)
+    if twin is not None and odd_characters(value):
+        return f" (did you mean {twin!r}? it contains {', '.join(odd_characters(value)[:3])})"
+    folded = re.sub(r"[^a-z0-9]", "", skeleton(value))
     for option in options:
-        if re.sub(r"[^a-z0-9]", "", option.lower()) == folded:
+        if re.sub(r"[^a-z0-9]", "", skeleton(option)) == folded:
             return f" (did you mean {option!r}?)"
     close = difflib.get_close_matches(value, list(options), n=1, cutoff=0.8)
     return f" (did you mean {close[0]!r}?)" if close else ""

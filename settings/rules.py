@@ -6,6 +6,7 @@ gives one message. Every message names the key to change, the value given and wh
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -137,8 +138,8 @@ def check_autoscale_thresholds(reader: Reader, key: str, autoscale: AutoscaleSet
 
 
 def check_profile_names(reader: Reader, key: str, profiles: Sequence[RecurrenceProfile]) -> None:
-    names = [profile.name for profile in profiles]
-    for duplicate in sorted({name for name in names if names.count(name) > 1}):
+    counts = Counter(profile.name for profile in profiles)
+    for duplicate in sorted(name for name, count in counts.items() if count > 1):
         reader.problems.append(f"{key}: profile name {duplicate!r} is used twice")
 
 
@@ -179,3 +180,16 @@ def check_traffic(reader: Reader, key: str, deployments: Sequence[DeploymentSett
         check_ranges=False,
     )
     reader.problems.extend(f"{key}: {problem}" for problem in problems)
+
+
+def check_vllm_api_key_auth(reader: Reader, prefix: str, auth_mode: str, has_key: bool) -> None:
+    """vLLM reads its key from the Authorization header, the one AzureML authenticates; with
+    Entra ID that header carries an hourly token that can never equal a static key, so every
+    /v1 request would fail (docs/adr/0010)."""
+    if has_key and auth_mode == "AADToken":
+        reader.problems.append(
+            f"{prefix}vllmApiKey: cannot be used with authMode AADToken: vLLM checks the same "
+            "Authorization header, which then carries an Entra ID token, never the vLLM key, so "
+            "every /v1 request would fail; remove vllmApiKey (Entra ID already authenticates "
+            "every caller) or use authMode Key (docs/security.md, 'The vLLM API key')"
+        )

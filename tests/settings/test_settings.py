@@ -629,7 +629,6 @@ def test_pulumi_strings_are_decoded_before_validation() -> None:
         f"{PROJECT}:keyVaultRetentionDays": "7",
         f"{PROJECT}:deployments": '[{"name": "blue", "traffic": 100, "instanceCount": 3}]',
         f"{PROJECT}:owner": "42",
-        "other-project:ignored": "x",
     }
     settings = load_settings(entries, "dev")
     assert settings.protect_resources is False
