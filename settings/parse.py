@@ -21,7 +21,7 @@ from settings.parse_endpoint import parse_endpoint
 from settings.parse_image import parse_image
 from settings.parse_stack import parse_stack
 from settings.parse_workspace import parse_workspace
-from settings.reader import Reader, SettingsError, near_miss
+from settings.reader import MAX_LISTED_PROBLEMS, Reader, SettingsError, near_miss
 
 
 def parse_settings(
@@ -86,8 +86,9 @@ def parse_settings(
 def _with_defaults(reader: Reader, prefix: str, raw: Mapping[str, Any]) -> dict[str, Any]:
     """The known keys over a copy of their defaults; unknown keys are problems (a typo in a stack
     file must not pass unnoticed)."""
-    for unknown in sorted(set(raw) - set(DEFAULTS)):
-        hint = near_miss(unknown, list(DEFAULTS))
+    for index, unknown in enumerate(sorted(set(raw) - set(DEFAULTS))):
+        # A hint for the keys a message lists; past them a fuzzy search would only cost time.
+        hint = near_miss(unknown, list(DEFAULTS)) if index < MAX_LISTED_PROBLEMS else ""
         reader.problems.append(f"{prefix}{key_name(unknown)}: unknown configuration key{hint}")
     values = copy.deepcopy(DEFAULTS)
     values.update({k: v for k, v in raw.items() if k in DEFAULTS})

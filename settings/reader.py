@@ -135,8 +135,8 @@ class Reader:
         if not isinstance(value, dict):
             self.problem(key, value, "must be an object")
             return copy.deepcopy(dict(defaults))
-        for unknown in sorted(set(value) - set(defaults)):
-            hint = near_miss(unknown, list(defaults))
+        for index, unknown in enumerate(sorted(set(value) - set(defaults))):
+            hint = near_miss(unknown, list(defaults)) if index < MAX_LISTED_PROBLEMS else ""
             self.problems.append(
                 f"{key}.{key_name(unknown)}: unknown key{hint}; known keys: "
                 f"{', '.join(sorted(defaults))}"

@@ -184,7 +184,143 @@ SYNTAX = [
     Hostile("junk after document end", text(BASE + "...\njunk: [\n"), FILE_NAME),
 ]
 
-CASES = ENCODING + SIZE + STRUCTURE + SYNTAX
+SETTINGS = [
+    Hostile("namespace one letter off", config("  vllm-azurml:authMode: AADToken"), "vllm-azurml"),
+    Hostile(
+        "namespace with capital I for l",
+        config("  vllm-azuremI:endpointPublicNetworkAccess: Disabled"),
+        "did you mean 'vllm-azureml'?",
+    ),
+    Hostile(
+        "namespace with a Cyrillic a",
+        config("  vllm-\u0430zureml:authMode: AADToken"),
+        "U+0430 CYRILLIC SMALL LETTER A",
+    ),
+    Hostile(
+        "namespace with a zero-width space",
+        config("  vllm-azure\u200bml:authMode: AADToken"),
+        "U+200B ZERO WIDTH SPACE",
+    ),
+    Hostile(
+        "project key with a Greek omicron",
+        config("  vllm-azureml:authM\u03bfde: AADToken"),
+        "did you mean 'authMode'?",
+    ),
+    Hostile(
+        "deployment key with a Cyrillic es",
+        deployment("instan\u0441eCount: 2"),
+        "did you mean 'instanceCount'?",
+    ),
+    Hostile("a namespace nothing reads", config("  aws:region: us-east-1"), "read by nothing"),
+    Hostile("misspelt provider key", config("  azure-native:subscriptonId: x"), "subscriptionId"),
+    Hostile("misspelt engine key", config("  pulumi:disable-default-provider: [x]"), "providers"),
+    Hostile(
+        "plaintext provider secret",
+        config(f"  azure-native:clientSecret: {SECRET}"),
+        "azure-native:clientSecret",
+    ),
+    Hostile(
+        "plaintext Hugging Face token",
+        config(f"  vllm-azureml:huggingFaceToken: {SECRET}"),
+        "plaintext",
+    ),
+    Hostile("plaintext vLLM API key", config(f"  vllm-azureml:vllmApiKey: {SECRET}"), "vllmApiKey"),
+    Hostile(
+        "vllmApiKey with Entra ID",
+        config("  vllm-azureml:authMode: AADToken", "  vllm-azureml:vllmApiKey:", "    secure: x"),
+        "AADToken",
+    ),
+    Hostile(
+        "--api-key=KEY in extraArgs",
+        deployment("vllm:", f'  extraArgs: ["--api-key={SECRET}"]'),
+        "vllmApiKey",
+    ),
+    Hostile(
+        "two-item --api-key in extraArgs",
+        deployment("vllm:", f'  extraArgs: ["--api-key", "{SECRET}"]'),
+        "vllmApiKey",
+    ),
+    Hostile(
+        "--api_key in extraArgs",
+        deployment("vllm:", f'  extraArgs: ["--api_key={SECRET}"]'),
+        "vllmApiKey",
+    ),
+    Hostile(
+        "abbreviated --api-k in extraArgs",
+        deployment("vllm:", f'  extraArgs: ["--api-k", "{SECRET}"]'),
+        "vllmApiKey",
+    ),
+    Hostile(
+        "NUL in extraArgs", deployment("vllm:", '  extraArgs: ["--chat-template=a\\0b"]'), "NUL"
+    ),
+    Hostile(
+        "one extra argument of 60 KB",
+        deployment("vllm:", "  extraArgs:", "    - --chat-template=" + "y" * 60_000),
+        "SERVE_EXTRA_ARGS",
+    ),
+    Hostile(
+        "extraArgs of 40 KB in small pieces",
+        deployment("vllm:", "  extraArgs:", *[f"    - --o{'p' * 1000}" for _ in range(40)]),
+        "SERVE_EXTRA_ARGS",
+    ),
+    Hostile(
+        "65 extra arguments",
+        deployment("vllm:", "  extraArgs:", *["    - --enforce-eager"] * 65),
+        "at most 64 items",
+    ),
+    Hostile(
+        "21 deployments",
+        config(
+            "  vllm-azureml:deployments:",
+            *[
+                f"    - {{name: d{index:03d}, traffic: {100 if index == 0 else 0}}}"
+                for index in range(21)
+            ],
+        ),
+        "at most 20 deployments",
+    ),
+    Hostile(
+        "2,000 deployments",
+        config(
+            "  vllm-azureml:deployments:",
+            *[f"    - {{name: d{index:05d}}}" for index in range(2000)],
+        ),
+        "got 2,000",
+    ),
+    Hostile(
+        "tag Owner beside owner", config("  vllm-azureml:tags: {Owner: someone}"), "tags.Owner"
+    ),
+    Hostile("tags differing in case", config("  vllm-azureml:tags: {env: a, ENV: b}"), "tags.ENV"),
+    Hostile("tag name with <", config("  vllm-azureml:tags: {'a<b': x}"), "1-128"),
+    Hostile("tag name with newline", config('  vllm-azureml:tags: {"a\\nb": x}'), "control"),
+    Hostile("tag value with NUL", config('  vllm-azureml:tags: {team: "a\\0b"}'), "control"),
+    Hostile("tag value with tab", config('  vllm-azureml:tags: {team: "a\\tb"}'), "control"),
+    Hostile("tag name of 129", config(f"  vllm-azureml:tags: {{{'n' * 129}: x}}"), "1-128"),
+    Hostile("tag value of 257", config(f"  vllm-azureml:tags: {{team: {'v' * 257}}}"), "256"),
+    Hostile("owner with a newline", config('  vllm-azureml:costCenter: "a\\nb"'), "costCenter"),
+    Hostile(
+        "owner of 50,000 characters",
+        config(f"  vllm-azureml:costCenter: {'c' * 50_000}"),
+        "costCenter",
+    ),
+    Hostile(
+        "10,000 outbound hosts",
+        config(
+            "  vllm-azureml:outboundFqdns:",
+            *[f"    - h{index}.example.com" for index in range(10_000)],
+        ),
+        "at most 100 items",
+    ),
+    Hostile(
+        "5,000 unknown keys",
+        config(*[f"  vllm-azureml:unknown{index}: x" for index in range(5_000)]),
+        "more",
+    ),
+    Hostile("empty project key", config('  "vllm-azureml:": x'), "unknown configuration key"),
+    Hostile("deployments as a string", config("  vllm-azureml:deployments: blue"), "deployments"),
+]
+
+CASES = ENCODING + SIZE + STRUCTURE + SYNTAX + SETTINGS
 
 
 @pytest.fixture(scope="module", autouse=True)
