@@ -47,10 +47,13 @@ workspace = MlWorkspace(
         managed_network=settings.managed_network,
         outbound_fqdns=settings.outbound_fqdns,
         firewall_sku=settings.firewall_sku,
-        # The endpoint stores the Hugging Face token in the vault: whoever runs `pulumi up` must
-        # be able to replace and delete it, which an RBAC vault allows only to a data role.
+        # The endpoint stores the Hugging Face token and vLLM's API key in the vault: whoever runs
+        # `pulumi up` must be able to replace and delete them, which an RBAC vault allows only to
+        # a data role.
         secrets_officer_principal_id=(
-            client.object_id if settings.hugging_face_token is not None else None
+            client.object_id
+            if settings.hugging_face_token is not None or settings.vllm_api_key is not None
+            else None
         ),
         secrets_officer_principal_type=settings.deployer_principal_type,
     ),
@@ -84,6 +87,7 @@ endpoint = ServingEndpoint(
         key_vault_name=workspace.key_vault_name,
         image_reference=image.image_reference,
         hugging_face_token=settings.hugging_face_token,
+        vllm_api_key=settings.vllm_api_key,
     ),
 )
 

@@ -84,3 +84,20 @@ def test_a_plaintext_secret_in_a_stack_file_stops_the_preview(tmp_path) -> None:
     assert result.returncode == 2
     assert "is stored in plaintext in Pulumi.leaky.yaml" in result.stderr
     assert "hf_plaintext_in_git" not in result.stderr + result.stdout
+
+
+def test_vllm_api_key_reaches_every_deployment_by_secret_injection(run: RunProgram) -> None:
+    # `secure:` in a stack file: the offline run stands in for the decrypted value, as a secret.
+    result = run("dev", vllmApiKey={"secure": "AAABAEncrypted"})
+    secrets = {s.inputs["secretName"]: s for s in result.of_type("azure-native:keyvault:Secret")}
+    versioned = secrets["vllm-api-key"].outputs["properties"]["secretUriWithVersion"]
+    for deployment in result.of_type("azure-native:machinelearningservices:OnlineDeployment"):
+        variables = deployment.input("properties.environmentVariables")
+        assert variables["VLLM_API_KEY"] == "${{keyvault:" + versioned + "}}"
+    # The deployer may manage the vault's secrets, as it may for the Hugging Face token.
+    roles = [
+        r.inputs["roleDefinitionId"]
+        for r in result.of_type("azure-native:authorization:RoleAssignment")
+    ]
+    # Key Vault Secrets Officer, a built-in role id (the same in every tenant).
+    assert any(role.endswith("/b86a8fe4-44ce-4948-aee5-eccb2c155cd7") for role in roles)
