@@ -97,39 +97,7 @@ class DeploymentAutoscale(pulumi.ComponentResource):
             )
         super().__init__("vllm-azureml:autoscale:DeploymentAutoscale", name, None, opts)
 
-        rules = _rules(autoscale, args.deployment_id)
-        profiles = [
-            azure_native.monitor.AutoscaleProfileArgs(
-                # Used only while no recurrence profile has started; with recurrence profiles
-                # that cover the whole week it is the fallback, not the schedule.
-                name="default",
-                capacity=_capacity(
-                    autoscale.min_instances, autoscale.default_instances, autoscale.max_instances
-                ),
-                rules=rules,
-            )
-        ]
-        for profile in autoscale.profiles:
-            # A recurrence profile has a start and no end: it runs until the next one starts.
-            profiles.append(
-                azure_native.monitor.AutoscaleProfileArgs(
-                    name=profile.name,
-                    capacity=_capacity(
-                        profile.min_instances, profile.default_instances, profile.max_instances
-                    ),
-                    rules=rules,
-                    recurrence=azure_native.monitor.RecurrenceArgs(
-                        frequency=azure_native.monitor.RecurrenceFrequency.WEEK,
-                        schedule=azure_native.monitor.RecurrentScheduleArgs(
-                            days=list(profile.days),
-                            hours=[profile.start_hour],
-                            minutes=[profile.start_minute],
-                            time_zone=autoscale.time_zone,
-                        ),
-                    ),
-                )
-            )
-
+        profiles = _profiles(autoscale, _rules(autoscale, args.deployment_id))
         setting = azure_native.monitor.AutoscaleSetting(
             f"{name}-setting",
             autoscale_setting_name=args.setting_name,
@@ -159,6 +127,45 @@ class DeploymentAutoscale(pulumi.ComponentResource):
                 "autoscale_setting_name": self.autoscale_setting_name,
             }
         )
+
+
+def _profiles(
+    autoscale: AutoscaleSettings, rules: list[azure_native.monitor.ScaleRuleArgs]
+) -> list[azure_native.monitor.AutoscaleProfileArgs]:
+    """The default profile with the deployment's bounds, then one recurrence profile per
+    configured schedule; every profile scales on the same ``rules``."""
+    profiles = [
+        azure_native.monitor.AutoscaleProfileArgs(
+            # Used only while no recurrence profile has started; with recurrence profiles
+            # that cover the whole week it is the fallback, not the schedule.
+            name="default",
+            capacity=_capacity(
+                autoscale.min_instances, autoscale.default_instances, autoscale.max_instances
+            ),
+            rules=rules,
+        )
+    ]
+    for profile in autoscale.profiles:
+        # A recurrence profile has a start and no end: it runs until the next one starts.
+        profiles.append(
+            azure_native.monitor.AutoscaleProfileArgs(
+                name=profile.name,
+                capacity=_capacity(
+                    profile.min_instances, profile.default_instances, profile.max_instances
+                ),
+                rules=rules,
+                recurrence=azure_native.monitor.RecurrenceArgs(
+                    frequency=azure_native.monitor.RecurrenceFrequency.WEEK,
+                    schedule=azure_native.monitor.RecurrentScheduleArgs(
+                        days=list(profile.days),
+                        hours=[profile.start_hour],
+                        minutes=[profile.start_minute],
+                        time_zone=autoscale.time_zone,
+                    ),
+                ),
+            )
+        )
+    return profiles
 
 
 def _capacity(minimum: int, default: int, maximum: int) -> azure_native.monitor.ScaleCapacityArgs:

@@ -183,24 +183,7 @@ class ServingEndpoint(pulumi.ComponentResource):
     ):
         super().__init__("vllm-azureml:endpoint:ServingEndpoint", name, None, opts)
 
-        environment = machinelearningservices.EnvironmentVersion(
-            f"{name}-environment",
-            name=ENVIRONMENT_NAME,
-            version=pulumi.Output.from_input(args.image_reference).apply(environment_version),
-            resource_group_name=args.resource_group_name,
-            workspace_name=args.workspace_name,
-            properties=machinelearningservices.EnvironmentVersionPropertiesArgs(
-                image=args.image_reference,
-                os_type="Linux",
-                inference_config=inference_config(),
-                description="vLLM OpenAI-compatible server (image pinned by digest)",
-            ),
-            # A new image is a new version (a replacement); the old version is left in the
-            # workspace rather than deleted. Versions are immutable records that AzureML's own
-            # tools archive instead of deleting, and a failed DELETE of a version would fail an
-            # otherwise finished rollout; the workspace's deletion removes them all.
-            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
-        )
+        environment = self._environment(name, args)
 
         endpoint, endpoint_revision = self._endpoint(name, args)
         principal_id = endpoint.identity.apply(
@@ -215,22 +198,7 @@ class ServingEndpoint(pulumi.ComponentResource):
             for deployment in args.deployments
         ]
 
-        traffic = EndpointTraffic(
-            f"{name}-traffic",
-            EndpointTrafficArgs(
-                endpoint_id=endpoint.id,
-                traffic={d.name: d.traffic for d in args.deployments},
-                mirror_traffic={
-                    d.name: d.mirror_traffic for d in args.deployments if d.mirror_traffic
-                },
-                endpoint_revision=endpoint_revision,
-                tags=args.tags,
-            ),
-            # After every deployment exists (ARM refuses traffic to a missing deployment); and a
-            # removed deployment is deleted only after this resource has moved its traffic away,
-            # because Pulumi deletes what the program no longer declares at the end of the update.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=deployments),
-        )
+        traffic = self._traffic(name, args, endpoint, endpoint_revision, deployments)
 
         self.endpoint_name = endpoint.name
         self.endpoint_id = endpoint.id
@@ -256,6 +224,56 @@ class ServingEndpoint(pulumi.ComponentResource):
                 "primary_key": self.primary_key,
                 "traffic": self.traffic,
             }
+        )
+
+    def _environment(
+        self, name: str, args: ServingEndpointArgs
+    ) -> machinelearningservices.EnvironmentVersion:
+        """The AzureML environment of the image: versioned by its digest, probes and scoring
+        routed to vLLM."""
+        return machinelearningservices.EnvironmentVersion(
+            f"{name}-environment",
+            name=ENVIRONMENT_NAME,
+            version=pulumi.Output.from_input(args.image_reference).apply(environment_version),
+            resource_group_name=args.resource_group_name,
+            workspace_name=args.workspace_name,
+            properties=machinelearningservices.EnvironmentVersionPropertiesArgs(
+                image=args.image_reference,
+                os_type="Linux",
+                inference_config=inference_config(),
+                description="vLLM OpenAI-compatible server (image pinned by digest)",
+            ),
+            # A new image is a new version (a replacement); the old version is left in the
+            # workspace rather than deleted. Versions are immutable records that AzureML's own
+            # tools archive instead of deleting, and a failed DELETE of a version would fail an
+            # otherwise finished rollout; the workspace's deletion removes them all.
+            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
+        )
+
+    def _traffic(
+        self,
+        name: str,
+        args: ServingEndpointArgs,
+        endpoint: machinelearningservices.OnlineEndpoint,
+        endpoint_revision: str,
+        deployments: list[machinelearningservices.OnlineDeployment],
+    ) -> EndpointTraffic:
+        """The endpoint's live and mirror traffic, set once every deployment exists."""
+        return EndpointTraffic(
+            f"{name}-traffic",
+            EndpointTrafficArgs(
+                endpoint_id=endpoint.id,
+                traffic={d.name: d.traffic for d in args.deployments},
+                mirror_traffic={
+                    d.name: d.mirror_traffic for d in args.deployments if d.mirror_traffic
+                },
+                endpoint_revision=endpoint_revision,
+                tags=args.tags,
+            ),
+            # After every deployment exists (ARM refuses traffic to a missing deployment); and a
+            # removed deployment is deleted only after this resource has moved its traffic away,
+            # because Pulumi deletes what the program no longer declares at the end of the update.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=deployments),
         )
 
     def _primary_key(

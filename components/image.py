@@ -150,8 +150,30 @@ class VllmImage(pulumi.ComponentResource):
         super().__init__("vllm-azureml:image:VllmImage", name, None, opts)
         base = parse_base_image(args.base_image)
         login_server = pulumi.Output.from_input(args.registry_login_server)
+        base_reference = self._base_copy(name, args, base, login_server)
+        image = self._build_and_push(name, args, base, login_server, base_reference)
 
-        # --- 1. The base image, copied into the registry server-side ---------------------------
+        # The digest AzureML deploys.
+        self.image_reference = image.repo_digest.apply(require_digest)
+        self.digest = self.image_reference.apply(lambda reference: reference.split("@", 1)[1])
+        self.base_image_reference = base_reference
+        self.register_outputs(
+            {
+                "image_reference": self.image_reference,
+                "digest": self.digest,
+                "base_image_reference": self.base_image_reference,
+            }
+        )
+
+    def _base_copy(
+        self,
+        name: str,
+        args: VllmImageArgs,
+        base: BaseImage,
+        login_server: pulumi.Output[str],
+    ) -> pulumi.Output[str]:
+        """The base image, copied into the registry server-side; returns the copy's reference,
+        known once the copy (or the cache rule that makes it on first pull) exists."""
         if args.base_image_source == "cacheRule":
             rule = containerregistry.CacheRule(
                 f"{name}-base-cache-rule",
@@ -165,25 +187,32 @@ class VllmImage(pulumi.ComponentResource):
                 ),
                 opts=pulumi.ResourceOptions(parent=self),
             )
-            # Pulling the digest through the rule is what fills the cache: the build below does it.
-            base_reference = pulumi.Output.all(login_server, rule.id).apply(
+            # Pulling the digest through the rule is what fills the cache: the build does it.
+            return pulumi.Output.all(login_server, rule.id).apply(
                 lambda values: f"{values[0]}/{base.repository}@{base.digest}"
             )
-        else:
-            imported = RegistryImport(
-                f"{name}-base-import",
-                RegistryImportArgs(
-                    registry_id=args.registry_id,
-                    login_server=login_server,
-                    source_registry=DOCKER_HUB,
-                    source_image=f"{base.repository}@{base.digest}",
-                    target_repository=base.repository,
-                ),
-                opts=pulumi.ResourceOptions(parent=self),
-            )
-            base_reference = imported.target_reference
+        imported = RegistryImport(
+            f"{name}-base-import",
+            RegistryImportArgs(
+                registry_id=args.registry_id,
+                login_server=login_server,
+                source_registry=DOCKER_HUB,
+                source_image=f"{base.repository}@{base.digest}",
+                target_repository=base.repository,
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        return imported.target_reference
 
-        # --- 2. The thin image, built FROM the registry copy and pushed -------------------------
+    def _build_and_push(
+        self,
+        name: str,
+        args: VllmImageArgs,
+        base: BaseImage,
+        login_server: pulumi.Output[str],
+        base_reference: pulumi.Output[str],
+    ) -> docker.Image:
+        """The thin image, built FROM the registry copy and pushed under a content-derived tag."""
         files = context_files()
 
         def arguments(base_image: str) -> dict[str, str]:
@@ -198,7 +227,7 @@ class VllmImage(pulumi.ComponentResource):
         image_name = pulumi.Output.all(login_server, build_args).apply(
             lambda values: f"{values[0]}/{args.repository}:build-{values[1]['REVISION'][:16]}"
         )
-        image = docker.Image(
+        return docker.Image(
             f"{name}-image",
             image_name=image_name,
             build=docker.DockerBuildArgs(
@@ -216,16 +245,4 @@ class VllmImage(pulumi.ComponentResource):
             # A preview must not need Docker, an Azure login or 10 GB of downloads.
             build_on_preview=False,
             opts=pulumi.ResourceOptions(parent=self),
-        )
-
-        # --- 3. The digest AzureML deploys --------------------------------------------------------
-        self.image_reference = image.repo_digest.apply(require_digest)
-        self.digest = self.image_reference.apply(lambda reference: reference.split("@", 1)[1])
-        self.base_image_reference = base_reference
-        self.register_outputs(
-            {
-                "image_reference": self.image_reference,
-                "digest": self.digest,
-                "base_image_reference": self.base_image_reference,
-            }
         )
