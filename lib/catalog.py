@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import Literal, get_args
 
+from lib.gpu_sizes import GPU_SIZES
+
 # Public Azure regions (ARM `location` spellings). A stack file naming a region outside this list is
 # almost always a typo ("Sweden Central", "eastus-2"); ARM would only say so minutes into `pulumi up`.
 AZURE_REGIONS = frozenset(
@@ -80,26 +82,9 @@ AZURE_REGIONS = frozenset(
 
 # GPU sizes that AzureML managed online deployments accept (reference-managed-online-endpoints-
 # vm-sku-list). vLLM needs a CUDA GPU, so CPU sizes are refused here rather than by a crash-looping
-# container an hour into `pulumi up`.
-GPU_INSTANCE_TYPES = frozenset(
-    {
-        "Standard_NC4as_T4_v3",
-        "Standard_NC8as_T4_v3",
-        "Standard_NC16as_T4_v3",
-        "Standard_NC64as_T4_v3",
-        "Standard_NC6s_v3",
-        "Standard_NC12s_v3",
-        "Standard_NC24s_v3",
-        "Standard_NC24ads_A100_v4",
-        "Standard_NC48ads_A100_v4",
-        "Standard_NC96ads_A100_v4",
-        "Standard_ND96asr_v4",
-        "Standard_ND96amsr_A100_v4",
-        "Standard_NC40ads_H100_v5",
-        "Standard_NC80adis_H100_v5",
-        "Standard_ND96isr_H100_v5",
-    }
-)
+# container an hour into `pulumi up`. The sizes, with their GPUs and memory, are listed once, in
+# lib/gpu_sizes.py.
+GPU_INSTANCE_TYPES = frozenset(GPU_SIZES)
 
 # Windows time zone ids, the spelling Azure Monitor autoscale recurrences take (not IANA names):
 # the list the autoscale API documents for RecurrentSchedule.timeZone (Microsoft.Insights

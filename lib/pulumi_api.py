@@ -13,7 +13,7 @@ Checked against pulumi 3.272.0 (requirements.txt).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import pulumi.runtime
 from pulumi.runtime import rpc
@@ -87,7 +87,8 @@ def reset_root_stack() -> None:
 def clear_pending_outputs() -> None:
     """Drop the outputs the runtime still tracks, so that one test's leftovers do not reach the
     next test's event loop."""
-    SETTINGS.outputs.clear()
+    # The SDK declares SETTINGS through a decorator pyright cannot follow; it is a Settings object.
+    cast(Any, SETTINGS).outputs.clear()
 
 
 def deserialize_properties(struct: Any, keep_internal: bool = False) -> Any:
