@@ -17,6 +17,7 @@ from clients.verify.registry import (
     skipped,
 )
 from clients.verify.serving import KEY_VAULT_REFERENCE, hugging_face_references
+from lib.catalog import KEY_VAULT_SECRETS_USER_ROLE
 
 # Stable API versions, from azure-rest-api-specs specification/monitor/resource-manager/
 # Microsoft.Insights/stable/: autoscale_API.json (2022-10-01) and metrics_API.json (2024-02-01,
@@ -28,8 +29,6 @@ METRICS_API_VERSION = "2024-02-01"
 ROLE_ASSIGNMENTS_API_VERSION = "2022-04-01"
 METRICS_WINDOW = timedelta(minutes=15)
 AGGREGATIONS = ("average", "count", "maximum", "minimum", "total")
-# Built-in role: identical in every tenant (Azure built-in roles reference; lib/roles.py).
-KEY_VAULT_SECRETS_USER_ROLE = "4633458b-17de-408a-b874-0445c86b69e6"
 
 
 def _shares(mapping: Any) -> dict[str, int]:
