@@ -110,6 +110,8 @@ pulumi.export("region", settings.location)
 pulumi.export("resourceGroupName", workspace.resource_group_name)
 pulumi.export("workspaceName", workspace.workspace_name)
 pulumi.export("endpointName", endpoint.endpoint_name)
+# The ARM id names the subscription, so `make verify` reads ARM from the outputs alone.
+pulumi.export("endpointId", endpoint.endpoint_id)
 pulumi.export("scoringUri", endpoint.scoring_uri)
 pulumi.export("openaiBaseUrl", endpoint.openai_base_url)
 pulumi.export("authMode", settings.auth_mode)

@@ -186,3 +186,54 @@ def model_loaded_with_token(ctx: Context) -> list[Outcome]:
         outcome.id = name
         outcomes.append(outcome)
     return outcomes or [skipped("no deployment takes a Hugging Face token from Key Vault")]
+
+
+def _references(deployment: dict[str, Any], name: str) -> str | None:
+    variables = (deployment.get("properties") or {}).get("environmentVariables") or {}
+    value = str(variables.get(name, "")) if isinstance(variables, dict) else ""
+    return value if KEY_VAULT_REFERENCE.match(value) else None
+
+
+@check(
+    "vllm-api-key-forwarding",
+    "with vllmApiKey, AzureML forwards the caller's Authorization header to vLLM",
+    uses_arm=True,
+)
+def vllm_api_key_forwarding(ctx: Context) -> list[Outcome]:
+    """docs/adr/0010: vLLM's --api-key works behind the endpoint only if AzureML passes the
+    caller's `Authorization` header on unchanged. With the endpoint's primary key set to the same
+    value (docs/security.md, "The vLLM API key"), GET /v1/models answers 200 exactly when it does."""
+    outcomes = []
+    for name, deployment in sorted(ctx.arm_deployments().items()):
+        reference = _references(deployment, "VLLM_API_KEY")
+        if reference is None:
+            continue
+        try:
+            served = _models(ctx, name)
+        except EndpointError as error:
+            vllm_refused = error.status == 424 and "Unauthorized" in error.detail
+            outcome = failed(
+                f"deployment {name}: vLLM refused the request"
+                if vllm_refused
+                else f"deployment {name} did not answer GET /v1/models",
+                [f"VLLM_API_KEY = {reference}", *_lines(error)],
+                [
+                    "if the endpoint's primary key equals vllmApiKey (the setup step in "
+                    'docs/security.md) and vLLM still answers {"error": "Unauthorized"}, '
+                    "AzureML does not forward the header as sent: vllmApiKey cannot work on "
+                    "managed online endpoints; remove it and record the result in "
+                    "docs/adr/0010-vllm-api-key-and-the-authorization-header.md",
+                    "if the primary key was never set to vllmApiKey, do that first and re-run",
+                ]
+                if vllm_refused
+                else error.advice[:3],
+            )
+        else:
+            outcome = passed(
+                f"deployment {name} took the caller's Authorization header as vLLM's API key "
+                f"(serves {', '.join(served)})",
+                f"VLLM_API_KEY = {reference}",
+            )
+        outcome.id = name
+        outcomes.append(outcome)
+    return outcomes or [skipped("no deployment runs vLLM with an API key (vllmApiKey unset)")]

@@ -82,6 +82,7 @@ def test_a_healthy_stack_passes_every_check(world: World) -> None:
         "autoscale[blue]": "pass",
         "managed-network": "pass",
         "endpoint-roles": "pass",
+        "vllm-api-key-forwarding": "skip",
     }
     assert {key.split("[")[0] for key in statuses} == ALL_CHECKS
     assert json.loads(result.stdout)["passed"] is True
@@ -100,7 +101,7 @@ def test_the_text_report_names_each_check_and_the_key_never_shows(world: World) 
     assert code == 0
     text = stdout.getvalue()
     assert "ok   openai-paths:" in text
-    assert "verify: passed (10 passed, 0 failed, 0 skipped" in text
+    assert "verify: passed (10 passed, 0 failed, 1 skipped" in text
     assert world.vllm.api_key not in text
 
 
@@ -286,3 +287,27 @@ def test_checks_are_registered_once_from_the_listed_modules() -> None:
     assert {"traffic", "autoscale", "managed-network", "endpoint-roles"} <= {
         c.id for c in CHECKS if c.uses_arm
     }
+
+
+def _with_vllm_api_key(world: World, key: str) -> None:
+    world.vllm.vllm_api_key = key
+    world.arm.resources.clear()
+    world.stack = deployed_stack(world.arm, world.vllm, vllm_api_key=True)
+
+
+def test_the_header_forwarded_to_vllm_passes_the_api_key_check(world: World) -> None:
+    # The setup step: the endpoint's primary key is set to vllmApiKey.
+    _with_vllm_api_key(world, world.vllm.api_key)
+    result = world.verify("--only", "vllm-api-key-forwarding")
+    assert result.status("vllm-api-key-forwarding[blue]") == "pass"
+    assert result.code == 0
+
+
+def test_vllm_refusing_the_header_fails_the_api_key_check_with_the_verdict(world: World) -> None:
+    _with_vllm_api_key(world, "a-different-vllm-key-0123")
+    result = world.verify("--only", "vllm-api-key-forwarding")
+    outcome = result.checks["vllm-api-key-forwarding[blue]"]
+    assert outcome["status"] == "fail"
+    assert "vLLM refused the request" in outcome["summary"]
+    assert "vllmApiKey cannot work" in " ".join(outcome["fix"])
+    assert "a-different-vllm-key-0123" not in result.stdout

@@ -40,7 +40,11 @@ def _put(fake: FakeArm, path: str, resource: Any) -> None:
 
 
 def deployed_stack(
-    fake: FakeArm, vllm: FakeVllm, autoscaled: tuple[str, ...] = ("blue",), hf_token: bool = True
+    fake: FakeArm,
+    vllm: FakeVllm,
+    autoscaled: tuple[str, ...] = ("blue",),
+    hf_token: bool = True,
+    vllm_api_key: bool = False,
 ) -> DeployedStack:
     outputs = stack_outputs(vllm)
     group = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{outputs['resourceGroupName']}"
@@ -56,7 +60,7 @@ def deployed_stack(
     for name, deployment in outputs["deployments"].items():
         deployment["autoscale"] = name in autoscaled
     _workspace(fake, stack)
-    _endpoint(fake, stack, vllm, hf_token)
+    _endpoint(fake, stack, vllm, hf_token, vllm_api_key)
     _autoscale(fake, stack, group, autoscaled)
     _put(
         fake,
@@ -107,7 +111,9 @@ def _workspace(fake: FakeArm, stack: DeployedStack) -> None:
     _put(fake, f"{stack.workspace_id}/outboundRules", {"value": rules})
 
 
-def _endpoint(fake: FakeArm, stack: DeployedStack, vllm: FakeVllm, hf_token: bool) -> None:
+def _endpoint(
+    fake: FakeArm, stack: DeployedStack, vllm: FakeVllm, hf_token: bool, vllm_api_key: bool
+) -> None:
     deployments = stack.outputs["deployments"]
     _put(
         fake,
@@ -130,6 +136,10 @@ def _endpoint(fake: FakeArm, stack: DeployedStack, vllm: FakeVllm, hf_token: boo
     if hf_token:
         variables["HF_TOKEN"] = (
             "${{keyvault:https://kv-vllm-prod.vault.azure.net/secrets/hugging-face-token/0123abcd}}"
+        )
+    if vllm_api_key:
+        variables["VLLM_API_KEY"] = (
+            "${{keyvault:https://kv-vllm-prod.vault.azure.net/secrets/vllm-api-key/4567cdef}}"
         )
     listed = [
         {"name": name, "properties": {"environmentVariables": dict(variables)}}

@@ -123,6 +123,10 @@ class FakeVllm:
     # AzureML forwards only the scoring route to the container (the case ADR 0003 cannot rule
     # out): every other path gets the front end's 404.
     scoring_route_only: bool = False
+    # vLLM started with --api-key (VLLM_API_KEY): /v1 paths need `Authorization: Bearer <it>`,
+    # else vLLM's AuthenticationMiddleware answers 401 {"error": "Unauthorized"}, which the front
+    # end reports as 424. The front end here forwards the caller's header unchanged.
+    vllm_api_key: str | None = None
     requests: list[RecordedRequest] = field(default_factory=list)
     scripted: list[ScriptedError] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -237,6 +241,14 @@ class _Handler(BaseHTTPRequestHandler):
     # --- vLLM ------------------------------------------------------------------------------
 
     def _vllm(self, method: str, request: RecordedRequest) -> None:
+        key = self.fake.vllm_api_key
+        if (
+            key
+            and request.path.startswith("/v1")
+            and request.headers.get("authorization") != f"Bearer {key}"
+        ):
+            self._model_error(401, {"error": "Unauthorized"})
+            return
         if method == "GET" and request.path == "/v1/models":
             created = 1_700_000_000
             self._json(
