@@ -37,6 +37,7 @@ import pulumi
 import pulumi.dynamic
 
 from lib.arm import ArmClient, ArmError
+from lib.dynamic_inputs import arm_id_failures
 
 # The API version azure-native 3.29 uses for machinelearningservices (as components/traffic.py).
 STAGING_API_VERSION = "2025-12-01"
@@ -204,18 +205,9 @@ class ModelWeightsProvider(pulumi.dynamic.ResourceProvider):
         return self._client_factory() if self._client_factory is not None else ArmClient()
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.CheckResult:
-        failures = []
-        workspace_id = news.get("workspace_id")
-        if (
-            isinstance(workspace_id, str)
-            and not _unknown(workspace_id)
-            and not WORKSPACE_ID_PATTERN.fullmatch(workspace_id)
-        ):
-            failures.append(
-                pulumi.dynamic.CheckFailure(
-                    "workspace_id", f"{workspace_id!r} is not an AzureML workspace's ARM id"
-                )
-            )
+        failures = arm_id_failures(
+            news, "workspace_id", WORKSPACE_ID_PATTERN, "an AzureML workspace's ARM id"
+        )
         revision = news.get("revision")
         if not (isinstance(revision, str) and re.fullmatch(r"[0-9a-f]{40}", revision)):
             failures.append(
@@ -348,10 +340,6 @@ def _failure_message(
         "huggingFaceToken; the revision must exist) and run `pulumi up` again: it submits a new "
         "attempt."
     )
-
-
-def _unknown(value: Any) -> bool:
-    return value == pulumi.runtime.rpc.UNKNOWN
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,7 @@ import pulumi
 import pulumi.dynamic
 
 from lib.arm import ArmClient, ArmError
-from lib.pulumi_api import UNKNOWN
+from lib.dynamic_inputs import arm_id_failures, has_unknown
 
 # ARM's rules for endpoint traffic, shared with settings (re-exported: tests and callers use it).
 from lib.traffic_rules import traffic_problems
@@ -138,20 +138,11 @@ class EndpointTrafficProvider(pulumi.dynamic.ResourceProvider):
     # --- validation ----------------------------------------------------------------------------
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.CheckResult:
-        failures: list[pulumi.dynamic.CheckFailure] = []
-        endpoint_id = news.get("endpoint_id")
-        if (
-            isinstance(endpoint_id, str)
-            and not _unknown(endpoint_id)
-            and not ENDPOINT_ID_PATTERN.fullmatch(endpoint_id)
-        ):
-            failures.append(
-                pulumi.dynamic.CheckFailure(
-                    "endpoint_id", f"{endpoint_id!r} is not an online endpoint's ARM id"
-                )
-            )
+        failures = arm_id_failures(
+            news, "endpoint_id", ENDPOINT_ID_PATTERN, "an online endpoint's ARM id"
+        )
         traffic, mirror = news.get("traffic"), news.get("mirror_traffic")
-        if isinstance(traffic, dict) and isinstance(mirror, dict) and not _has_unknown(news):
+        if isinstance(traffic, dict) and isinstance(mirror, dict) and not has_unknown(news):
             # Numbers reach a dynamic provider as floats (protobuf), so 100 arrives as 100.0.
             for problem in traffic_problems(_whole_numbers(traffic), _whole_numbers(mirror)):
                 failures.append(pulumi.dynamic.CheckFailure("traffic", problem))
@@ -190,7 +181,7 @@ class EndpointTrafficProvider(pulumi.dynamic.ResourceProvider):
         The live comparison catches traffic that changed behind Pulumi's back (the portal, the CLI,
         or an endpoint PUT that dropped it), so the next `pulumi up` puts the declared traffic back.
         """
-        if _has_unknown(news):
+        if has_unknown(news):
             # Only a preview has unknowns; the real diff runs again during `pulumi up`.
             return pulumi.dynamic.DiffResult(changes=True)
         old_id, new_id = str(olds.get("endpoint_id", "")), str(news["endpoint_id"])
@@ -263,19 +254,6 @@ def _whole_numbers(shares: Mapping[str, Any]) -> dict[str, Any]:
         name: int(value) if isinstance(value, float) and value.is_integer() else value
         for name, value in shares.items()
     }
-
-
-def _unknown(value: Any) -> bool:
-    # Pulumi hands dynamic providers this placeholder for values not known during a preview.
-    return value == UNKNOWN
-
-
-def _has_unknown(value: Any) -> bool:
-    if isinstance(value, dict):
-        return any(_has_unknown(item) for item in value.values())
-    if isinstance(value, list):
-        return any(_has_unknown(item) for item in value)
-    return _unknown(value)
 
 
 @dataclass(frozen=True)
