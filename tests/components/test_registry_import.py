@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from pulumi.dynamic.dynamic import serialize_provider
 
 from components.registry_import import (
     IMPORT_API_VERSION,
@@ -23,7 +20,6 @@ from tests.support.fake_arm import (
     Operation,
     RecordedRequest,
 )
-from tools.offline import ROOT
 
 REGISTRY_ID = (
     "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/"
@@ -142,29 +138,3 @@ def test_delete_keeps_the_copy_and_calls_nothing(arm) -> None:
     fake, _, provider = arm
     provider.delete(PROPS["target_reference"], dict(PROPS))
     assert fake.requests == []
-
-
-def test_the_provider_stored_in_state_loads_in_a_fresh_interpreter() -> None:
-    """The dynamic provider host (python -m pulumi.dynamic, started in the project directory)
-    unpickles the provider from the state; it must import and hold no credential."""
-    serialized = serialize_provider(RegistryImportProvider())
-    script = (
-        "import base64, sys, dill\n"
-        "provider = dill.loads(base64.b64decode(sys.stdin.read()))\n"
-        "print(type(provider).__module__, type(provider).__name__, provider.credential)\n"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        input=serialized,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == [
-        "components.registry_import",
-        "RegistryImportProvider",
-        "None",
-    ]

@@ -5,16 +5,13 @@ a missing deployment, and deployments that still take traffic refused deletion."
 
 from __future__ import annotations
 
-import base64
 import copy
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import dill
 import pulumi
 import pytest
-from pulumi.dynamic.dynamic import serialize_provider
 
 from components.traffic import (
     ENDPOINT_API_VERSION,
@@ -387,14 +384,6 @@ def test_body_keeps_user_assigned_identity_keys_only() -> None:
     body = endpoint_body_with_traffic(endpoint, {"blue": 100}, {})
     assert body["identity"] == {"type": "UserAssigned", "userAssignedIdentities": {identity_id: {}}}
     assert endpoint == original  # the GET result is not modified
-
-
-def test_the_provider_pickles_without_a_client_or_credential() -> None:
-    """Pulumi stores the serialized provider in the state; it must carry no credential."""
-    serialized = base64.b64decode(serialize_provider(EndpointTrafficProvider()))
-    provider = dill.loads(serialized)  # noqa: S301 - our own bytes, produced just above
-    assert isinstance(provider, EndpointTrafficProvider)
-    assert provider._client_factory is None
 
 
 def test_deployment_names_compare_without_case(arm: Arm) -> None:
