@@ -298,18 +298,6 @@ def _wait_for(condition, seconds: float) -> bool:
     return False
 
 
-@pytest.fixture
-def monitor_fakes():
-    servers = {
-        "metrics": fake_monitor.vllm_metrics(fake_monitor.vllm_text()),
-        "identity": fake_monitor.identity(),
-        "ingestion": fake_monitor.ingestion(),
-    }
-    yield servers
-    for server in servers.values():
-        server.stop()
-
-
 def _publisher_environment(fakes) -> dict[str, str]:
     return {
         "MODEL_NAME": "org/model",

@@ -7,7 +7,6 @@ import importlib.util
 import io
 import math
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
@@ -43,34 +42,22 @@ def _load() -> ModuleType:
 publisher = _load()
 
 
-@pytest.fixture
-def fakes() -> Iterator[dict[str, fake_monitor.LoopbackServer]]:
-    servers = {
-        "metrics": fake_monitor.vllm_metrics(fake_monitor.vllm_text()),
-        "identity": fake_monitor.identity(),
-        "ingestion": fake_monitor.ingestion(),
-    }
-    yield servers
-    for server in servers.values():
-        server.stop()
-
-
-def _config(fakes: dict[str, fake_monitor.LoopbackServer], **extra: str):
+def _config(monitor_fakes: dict[str, fake_monitor.LoopbackServer], **extra: str):
     environ = {
         "AZURE_METRICS_RESOURCE_ID": RESOURCE,
         "AZURE_METRICS_REGION": "eastus2",
-        "MSI_ENDPOINT": fakes["identity"].url + "/msi/token",
+        "MSI_ENDPOINT": monitor_fakes["identity"].url + "/msi/token",
         "MSI_SECRET": FAKE_SECRET,
-        "AZURE_METRICS_SOURCE_URL": fakes["metrics"].url + "/metrics",
-        "AZURE_METRICS_INGESTION_URL": fakes["ingestion"].url,
+        "AZURE_METRICS_SOURCE_URL": monitor_fakes["metrics"].url + "/metrics",
+        "AZURE_METRICS_INGESTION_URL": monitor_fakes["ingestion"].url,
         **extra,
     }
     return publisher.config_from_environment(environ)
 
 
-def _publisher(fakes, **extra: str):
+def _publisher(monitor_fakes, **extra: str):
     log = io.StringIO()
-    return publisher.Publisher(_config(fakes, **extra), publisher.RateLimitedLog(log)), log
+    return publisher.Publisher(_config(monitor_fakes, **extra), publisher.RateLimitedLog(log)), log
 
 
 # --- What it sends -------------------------------------------------------------------------------
@@ -82,14 +69,14 @@ def test_names_match_what_the_rules_read() -> None:
     assert autoscale_rules.RUNNING_METRIC in publisher.PUBLISHED
 
 
-def test_a_round_posts_each_metric_to_the_resource_with_a_monitoring_token(fakes) -> None:
-    worker, _ = _publisher(fakes)
+def test_a_round_posts_each_metric_to_the_resource_with_a_monitoring_token(monitor_fakes) -> None:
+    worker, _ = _publisher(monitor_fakes)
     assert worker.round(1000.0)
-    (token_request,) = fakes["identity"].seen
+    (token_request,) = monitor_fakes["identity"].seen
     assert token_request.headers["secret"] == FAKE_SECRET
     assert token_request.query["api-version"] == ["2017-09-01"]
     assert token_request.query["resource"] == ["https://monitoring.azure.com/"]
-    posts = fakes["ingestion"].seen
+    posts = monitor_fakes["ingestion"].seen
     # First round: the gauges only (rates and TTFT need a previous reading).
     assert [p.body["data"]["baseData"]["metric"] for p in posts] == [
         "requests_waiting",
@@ -114,17 +101,17 @@ def test_a_round_posts_each_metric_to_the_resource_with_a_monitoring_token(fakes
     assert values == {"requests_waiting": 1, "requests_running": 3, "kv_cache_usage_percent": 25}
 
 
-def test_second_round_adds_rates_success_and_ttft_from_deltas(fakes) -> None:
-    worker, _ = _publisher(fakes)
+def test_second_round_adds_rates_success_and_ttft_from_deltas(monitor_fakes) -> None:
+    worker, _ = _publisher(monitor_fakes)
     worker.round(1000.0)
-    fakes["metrics"].payload = fake_monitor.vllm_text(
+    monitor_fakes["metrics"].payload = fake_monitor.vllm_text(
         prompt_tokens=7000, generation_tokens=17000, succeeded=16, ttft_counts=(0, 4, 19, 20, 20)
     ).encode()
-    fakes["ingestion"].seen.clear()
+    monitor_fakes["ingestion"].seen.clear()
     assert worker.round(1060.0)
     values = {
         p.body["data"]["baseData"]["metric"]: p.body["data"]["baseData"]["series"][0]["sum"]
-        for p in fakes["ingestion"].seen
+        for p in monitor_fakes["ingestion"].seen
     }
     assert values["prompt_tokens_per_second"] == pytest.approx(100.0)
     assert values["generation_tokens_per_second"] == pytest.approx(200.0)
@@ -133,7 +120,7 @@ def test_second_round_adds_rates_success_and_ttft_from_deltas(fakes) -> None:
     assert values["ttft_p50_seconds"] == pytest.approx(0.75)
     assert values["ttft_p90_seconds"] == pytest.approx(0.95)
     # The token was cached: one identity call for both rounds.
-    assert len(fakes["identity"].seen) == 1
+    assert len(monitor_fakes["identity"].seen) == 1
 
 
 # --- Prometheus text edge cases ------------------------------------------------------------------
@@ -213,16 +200,18 @@ def test_quantile(buckets: dict[float, float], q: float, expected: float | None)
     assert result == (None if expected is None else pytest.approx(expected))
 
 
-def test_huge_histogram_is_summed_and_a_cut_off_scrape_still_yields_the_gauges(fakes) -> None:
+def test_huge_histogram_is_summed_and_a_cut_off_scrape_still_yields_the_gauges(
+    monitor_fakes,
+) -> None:
     # 150,000 bucket lines (~10 MiB): more than the publisher reads; the gauges come first.
     gauges = 'vllm:num_requests_running{engine="0"} 7\nvllm:num_requests_waiting{engine="0"} 0\n'
     buckets = "".join(
         f'vllm:time_to_first_token_seconds_bucket{{engine="{i % 50}",le="{(i // 50) / 100}"}} {i}\n'
         for i in range(150_000)
     )
-    fakes["metrics"].payload = (gauges + buckets).encode()
-    assert len(fakes["metrics"].payload) > publisher.MAX_SCRAPE_BYTES
-    worker, _ = _publisher(fakes)
+    monitor_fakes["metrics"].payload = (gauges + buckets).encode()
+    assert len(monitor_fakes["metrics"].payload) > publisher.MAX_SCRAPE_BYTES
+    worker, _ = _publisher(monitor_fakes)
     reading = worker.scrape(0.0)
     assert reading.gauges["requests_running"] == 7
     assert 0 < len(reading.ttft) < 4000
@@ -231,21 +220,21 @@ def test_huge_histogram_is_summed_and_a_cut_off_scrape_still_yields_the_gauges(f
 # --- Failure handling ----------------------------------------------------------------------------
 
 
-def test_vllm_down_publishes_nothing_and_retries_next_interval(fakes) -> None:
-    fakes["metrics"].stop()
-    worker, log = _publisher(fakes)
+def test_vllm_down_publishes_nothing_and_retries_next_interval(monitor_fakes) -> None:
+    monitor_fakes["metrics"].stop()
+    worker, log = _publisher(monitor_fakes)
     assert not worker.round(100.0)
     assert worker.next_round == 160.0
-    assert not fakes["ingestion"].seen and not fakes["identity"].seen
+    assert not monitor_fakes["ingestion"].seen and not monitor_fakes["identity"].seen
     for second in range(160, 400, 60):
         worker.round(float(second))
     # Five failed reads in four minutes, one line: the log is rate-limited.
     assert log.getvalue().count("metrics-publisher:") == 1
 
 
-def test_ingestion_errors_back_off_up_to_the_bound_and_recover(fakes) -> None:
-    fakes["ingestion"].default_status = 503
-    worker, log = _publisher(fakes)
+def test_ingestion_errors_back_off_up_to_the_bound_and_recover(monitor_fakes) -> None:
+    monitor_fakes["ingestion"].default_status = 503
+    worker, log = _publisher(monitor_fakes)
     now, delays = 0.0, []
     for _ in range(8):
         assert not worker.round(now)
@@ -253,31 +242,31 @@ def test_ingestion_errors_back_off_up_to_the_bound_and_recover(fakes) -> None:
         now = worker.next_round
     assert delays[:4] == [120.0, 240.0, 480.0, 600.0]
     assert max(delays) == publisher.MAX_BACKOFF_SECONDS
-    fakes["ingestion"].default_status = 200
+    monitor_fakes["ingestion"].default_status = 200
     assert worker.round(now)
     assert worker.next_round == now + 60
     assert "publishing again" in log.getvalue()
 
 
-def test_unauthorized_drops_the_token_and_fetches_a_new_one(fakes) -> None:
-    fakes["ingestion"].statuses = [401]
-    worker, _ = _publisher(fakes)
+def test_unauthorized_drops_the_token_and_fetches_a_new_one(monitor_fakes) -> None:
+    monitor_fakes["ingestion"].statuses = [401]
+    worker, _ = _publisher(monitor_fakes)
     assert not worker.round(0.0)
     assert worker.round(worker.next_round)
-    assert len(fakes["identity"].seen) == 2
+    assert len(monitor_fakes["identity"].seen) == 2
 
 
-def test_identity_failure_is_reported_without_the_secret(fakes) -> None:
-    fakes["identity"].default_status = 500
-    worker, log = _publisher(fakes)
+def test_identity_failure_is_reported_without_the_secret(monitor_fakes) -> None:
+    monitor_fakes["identity"].default_status = 500
+    worker, log = _publisher(monitor_fakes)
     assert not worker.round(0.0)
-    assert not fakes["ingestion"].seen
+    assert not monitor_fakes["ingestion"].seen
     assert "HTTP 500" in log.getvalue()
 
 
-def test_logs_never_carry_the_token_or_the_secret(fakes) -> None:
-    fakes["ingestion"].statuses = [401, 500, 403]
-    worker, log = _publisher(fakes)
+def test_logs_never_carry_the_token_or_the_secret(monitor_fakes) -> None:
+    monitor_fakes["ingestion"].statuses = [401, 500, 403]
+    worker, log = _publisher(monitor_fakes)
     log_every = publisher.RateLimitedLog(log, every=0)
     worker.log = log_every
     for second in range(0, 3000, 60):
@@ -297,9 +286,9 @@ def test_logs_never_carry_the_token_or_the_secret(fakes) -> None:
         ({"MSI_SECRET": ""}, "MSI_ENDPOINT"),
     ],
 )
-def test_bad_configuration_is_refused(fakes, extra: dict[str, str], fragment: str) -> None:
+def test_bad_configuration_is_refused(monitor_fakes, extra: dict[str, str], fragment: str) -> None:
     with pytest.raises(publisher.PublishError, match=fragment):
-        _config(fakes, **extra)
+        _config(monitor_fakes, **extra)
 
 
 def test_interval_is_bounded() -> None:
@@ -323,6 +312,6 @@ def test_interval_is_bounded() -> None:
     assert config.ingestion_url == f"https://eastus2.monitoring.azure.com{RESOURCE}/metrics"
 
 
-def test_run_stops_when_the_watched_parent_is_gone(fakes) -> None:
-    worker, _ = _publisher(fakes, AZURE_METRICS_WATCH_PID="1")  # never this test's parent
+def test_run_stops_when_the_watched_parent_is_gone(monitor_fakes) -> None:
+    worker, _ = _publisher(monitor_fakes, AZURE_METRICS_WATCH_PID="1")  # never this test's parent
     assert worker.run(clock=lambda: 0.0, sleep=lambda _: pytest.fail("must not loop")) == 0
