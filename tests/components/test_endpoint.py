@@ -133,6 +133,16 @@ def walk(value: Any, path: str = "") -> Iterator[tuple[str, Any]]:
         yield path, value
 
 
+def places_holding(result: ProgramRun, plaintext: str) -> list[tuple[str, str, bool]]:
+    """Every (resource type, input path, sent as secret) whose input contains ``plaintext``."""
+    return [
+        (resource.type, path, resource.is_secret(path))
+        for resource in result.resources
+        for path, value in walk(resource.inputs)
+        if isinstance(value, str) and plaintext in value
+    ]
+
+
 def deployments_by_name(run: ProgramRun) -> dict[str, RecordedResource]:
     return {d.inputs["deploymentName"]: d for d in run.of_type(DEPLOYMENT)}
 
@@ -496,13 +506,7 @@ def test_token_plaintext_appears_only_in_the_secret_value() -> None:
     result = declare_endpoint(
         hugging_face_token=TOKEN, deployments=deployments(BLUE_GREEN_WITH_MIRROR)
     )
-    found = [
-        (resource.type, path, resource.is_secret(path))
-        for resource in result.resources
-        for path, value in walk(resource.inputs)
-        if isinstance(value, str) and TOKEN in value
-    ]
-    assert found == [(SECRET, "properties.value", True)]
+    assert places_holding(result, TOKEN) == [(SECRET, "properties.value", True)]
     assert TOKEN not in json.dumps(result.outputs, default=str)
 
 
@@ -539,13 +543,7 @@ def test_vllm_api_key_plaintext_appears_only_in_its_secret_value() -> None:
     result = declare_endpoint(
         vllm_api_key=VLLM_KEY, deployments=deployments(BLUE_GREEN_WITH_MIRROR)
     )
-    found = [
-        (resource.type, path, resource.is_secret(path))
-        for resource in result.resources
-        for path, value in walk(resource.inputs)
-        if isinstance(value, str) and VLLM_KEY in value
-    ]
-    assert found == [(SECRET, "properties.value", True)]
+    assert places_holding(result, VLLM_KEY) == [(SECRET, "properties.value", True)]
     for deployment in result.of_type(DEPLOYMENT):
         assert "HF_TOKEN" not in deployment.input("properties.environmentVariables")
 
