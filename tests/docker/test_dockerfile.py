@@ -66,3 +66,14 @@ def test_nothing_in_the_repository_pins_a_moving_tag() -> None:
         if needle in text:
             offenders.append(str(path.relative_to(ROOT)))
     assert offenders == [], f"files outside *.md that mention a moving tag: {offenders}"
+
+
+def test_the_header_does_not_claim_the_base_layers_stay_in_azure() -> None:
+    # pulumi-docker builds through the daemon, which pulls the FROM image into its local store;
+    # only the push is thin.
+    header = "".join(
+        line for line in DOCKERFILE.read_text().splitlines(keepends=True) if line.startswith("#")
+    )
+    assert "never leave Azure" not in header
+    assert "pulls every base layer" in header
+    assert "only the layer below" in header
