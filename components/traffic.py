@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,17 +67,20 @@ def endpoint_body_with_traffic(
     traffic: Mapping[str, int],
     mirror_traffic: Mapping[str, int],
     tags: Mapping[str, str] | None = None,
+    retired: Iterable[str] = (),
 ) -> dict[str, Any]:
     """The endpoint as ARM returned it, ready to PUT back with only the traffic maps (and, when
-    given, the tags) changed.
+    given, the declared tags) changed.
 
     Everything else is kept as read (auth mode, network access, identity, and any property a newer
-    API version adds), so the PUT changes traffic and tags and nothing else. Read-only fields are
+    API version adds), so the PUT changes traffic and tags and nothing else. Tags this resource
+    does not declare (an Azure Policy's ``modify`` effect adds some) stay as they are; ``retired``
+    are the keys it declared before and no longer does, which it removes. Read-only fields are
     dropped because a PUT is a request to set them.
     """
     body = copy.deepcopy(dict(endpoint))
     if tags is not None:
-        body["tags"] = dict(tags)
+        body["tags"] = merged_tags(endpoint.get("tags"), tags, retired)
     for key in _READ_ONLY_ENVELOPE:
         body.pop(key, None)
     identity = body.get("identity")
@@ -95,6 +98,25 @@ def endpoint_body_with_traffic(
     properties["mirrorTraffic"] = dict(mirror_traffic)
     body["properties"] = properties
     return body
+
+
+def merged_tags(
+    live: Mapping[str, str] | None, declared: Mapping[str, str], retired: Iterable[str] = ()
+) -> dict[str, str]:
+    """The endpoint's tags with the declared ones set, and the retired ones (declared before, not
+    now) removed; every other tag is left alone. Tag names compare without case, as ARM's do."""
+    drop = {key.lower() for key in retired} | {key.lower() for key in declared}
+    kept = {key: value for key, value in dict(live or {}).items() if key.lower() not in drop}
+    return {**kept, **dict(declared)}
+
+
+def declared_tags(live: Mapping[str, str] | None, declared: Mapping[str, Any]) -> dict[str, str]:
+    """Of the endpoint's tags, only the keys this resource declares, under the declared spelling.
+
+    What `pulumi refresh` stores: a tag someone else added (an Azure Policy) is not ours to compare
+    or remove, so it never shows as a diff; a declared tag changed behind Pulumi's back does."""
+    by_name = {key.lower(): value for key, value in dict(live or {}).items()}
+    return {key: by_name[key.lower()] for key in declared if key.lower() in by_name}
 
 
 def _shares(mapping: Any, keep_zero: bool = False) -> dict[str, int]:
@@ -155,9 +177,14 @@ class EndpointTrafficProvider(pulumi.dynamic.ResourceProvider):
         return pulumi.dynamic.CreateResult(id_=f"{props['endpoint_id']}/traffic", outs=outs)
 
     def update(
-        self, _id: str, _olds: dict[str, Any], news: dict[str, Any]
+        self, _id: str, olds: dict[str, Any], news: dict[str, Any]
     ) -> pulumi.dynamic.UpdateResult:
-        return pulumi.dynamic.UpdateResult(outs=self._apply(news))
+        old_tags = olds.get("tags") if isinstance(olds.get("tags"), dict) else {}
+        new_tags = news.get("tags") if isinstance(news.get("tags"), dict) else {}
+        retired = [
+            key for key in old_tags or {} if key.lower() not in {k.lower() for k in new_tags or {}}
+        ]
+        return pulumi.dynamic.UpdateResult(outs=self._apply(news, retired))
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         """Clear the traffic, so that the deployments (deleted next) carry none.
@@ -214,11 +241,15 @@ class EndpointTrafficProvider(pulumi.dynamic.ResourceProvider):
                 **props,
                 "traffic": _shares(properties.get("traffic"), keep_zero=True),
                 "mirror_traffic": _shares(properties.get("mirrorTraffic")),
-                "tags": dict(endpoint.get("tags") or {}),
+                "tags": (
+                    declared_tags(endpoint.get("tags"), props["tags"])
+                    if isinstance(props.get("tags"), dict)
+                    else props.get("tags")
+                ),
             },
         )
 
-    def _apply(self, props: Mapping[str, Any]) -> dict[str, Any]:
+    def _apply(self, props: Mapping[str, Any], retired: Iterable[str] = ()) -> dict[str, Any]:
         # Zero shares stay in the request: naming every deployment says "0 % on purpose".
         traffic = _shares(props.get("traffic"), keep_zero=True)
         mirror = _shares(props.get("mirror_traffic"))
@@ -235,7 +266,7 @@ class EndpointTrafficProvider(pulumi.dynamic.ResourceProvider):
             endpoint_id,
             api_version,
             endpoint_body_with_traffic(
-                endpoint, traffic, mirror, dict(tags) if isinstance(tags, dict) else None
+                endpoint, traffic, mirror, dict(tags) if isinstance(tags, dict) else None, retired
             ),
         )
         if _live_traffic(result) != _desired(props):
