@@ -113,10 +113,15 @@ def test_a_failed_operation_fails_the_create() -> None:
         )
         return 202, None, {"Azure-AsyncOperation": url, "Retry-After": "0"}
 
+    slept: list[float] = []
     with FakeArmServer(FakeArm(handlers=[accept_then_fail])) as fake:
-        provider = RegistryImportProvider(FakeCredential(), base_url=fake.base_url, poll_interval=0)
+        provider = RegistryImportProvider(
+            FakeCredential(), base_url=fake.base_url, poll_interval=0, sleep=slept.append
+        )
         with pytest.raises(ArmError, match="TooManyRequests"):
             provider.create(dict(PROPS))
+    # Throttling is retried (a minute, then two: no Retry-After on a failed operation), then given up.
+    assert [seconds for seconds in slept if seconds] == [60.0, 120.0]
 
 
 def test_a_new_digest_replaces_the_import_and_an_unchanged_one_is_left_alone() -> None:
