@@ -52,11 +52,14 @@ ENVIRONMENT_NAME = "vllm"
 HUGGING_FACE_SECRET_NAME = "hugging-face-token"  # noqa: S105 - a name, not a value
 VLLM_API_KEY_SECRET_NAME = "vllm-api-key"  # noqa: S105 - a name, not a value
 
-# Creating or updating a GPU deployment provisions the VM, pulls ~10 GB of image, downloads ~16 GB
-# of weights and loads them, and AzureML waits for readiness (up to the probe budget, 17 minutes by
-# default) before it reports success; a rolling update does that per instance. 90 minutes covers a
-# slow region with room to spare; azure-native's default would give up while AzureML still works.
-DEPLOYMENT_TIMEOUTS = pulumi.CustomTimeouts(create="90m", update="90m", delete="30m")
+# Creating or updating a GPU deployment provisions the VM, pulls ~10 GB of image, downloads the
+# weights and loads them, and AzureML waits for readiness (up to the probe budget, 17 minutes by
+# default) before it reports success; a rolling update does that again for the instances it
+# replaces. azure-native already waits 2 hours per operation ("the default one (2 hours)",
+# azureContext in provider/pkg/provider/provider.go), and a custom timeout REPLACES that wait, so
+# only a longer value helps: 3 hours for create and update, and delete keeps the default
+# (docs/adr/0024-deployment-timeouts.md).
+DEPLOYMENT_TIMEOUTS = pulumi.CustomTimeouts(create="3h", update="3h")
 
 _DIGEST = re.compile(r"@sha256:([0-9a-f]{64})$")
 

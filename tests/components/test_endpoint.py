@@ -117,9 +117,16 @@ def seconds(duration: str) -> int:
 
 
 def minutes(timeout: str) -> int:
-    match = re.fullmatch(r"(\d+)m", timeout)
-    assert match, timeout
-    return int(match.group(1))
+    """Whole minutes of a Pulumi custom timeout (a Go duration: "3h", "90m", "1h30m")."""
+    match = re.fullmatch(r"(?:(\d+)h)?(?:(\d+)m)?", timeout)
+    assert match and timeout, timeout
+    return int(match.group(1) or 0) * 60 + int(match.group(2) or 0)
+
+
+# pulumi-azure-native's own wait per operation when no custom timeout is set: provider.go,
+# azureContext, "either the one explicitly specified, or the default one (2 hours)"
+# (`d := 120 * time.Minute`). A custom timeout replaces it; it does not add to it.
+PROVIDER_DEFAULT_TIMEOUT_MINUTES = 120
 
 
 def walk(value: Any, path: str = "") -> Iterator[tuple[str, Any]]:
@@ -393,11 +400,17 @@ def test_egress_switch_is_never_sent(shape: tuple[DeploymentSettings, ...]) -> N
         assert "egressPublicNetworkAccess" not in deployment.inputs["properties"]
 
 
-def test_deployments_wait_long_enough_for_a_gpu_cold_start() -> None:
-    for deployment in declare_endpoint().of_type(DEPLOYMENT):
+def test_deployment_timeouts_never_shorten_the_providers_wait() -> None:
+    found = declare_endpoint().of_type(DEPLOYMENT)
+    assert found
+    for deployment in found:
         timeouts = deployment.custom_timeouts
-        assert minutes(timeouts["create"]) >= 60
-        assert minutes(timeouts["update"]) >= 60
+        # Create and update wait longer than the provider would (or are left to it); delete is
+        # left to the provider, or longer.
+        for operation in ("create", "update", "delete"):
+            if operation in timeouts:
+                assert minutes(timeouts[operation]) >= PROVIDER_DEFAULT_TIMEOUT_MINUTES, operation
+        assert "delete" not in timeouts
 
 
 def test_sku_is_left_to_autoscale_only_where_autoscale_is_on() -> None:
