@@ -1,7 +1,9 @@
 """vLLM on AzureML managed online endpoints: the whole deployment, one component per line.
 
-Read settings (validated before anything is declared), then build the workspace and what it needs,
-the vLLM image, the endpoint with its deployments and traffic, and autoscale; export what apps use.
+Read settings (validated before anything is declared), check the subscription can take them (a real
+preview or `pulumi up` only: quota, VM size, role-assignment rights, Docker), then build the
+workspace and what it needs, the vLLM image, the endpoint with its deployments and traffic, and
+autoscale; export what apps use.
 """
 
 import pulumi
@@ -11,6 +13,7 @@ from components.autoscale import DeploymentAutoscale, DeploymentAutoscaleArgs
 from components.endpoint import ServingEndpoint, ServingEndpointArgs
 from components.image import VllmImage, VllmImageArgs
 from components.workspace import MlWorkspace, MlWorkspaceArgs, WorkspaceNames
+from lib import preflight
 from lib.naming import StackNames
 from settings import from_pulumi
 
@@ -18,6 +21,9 @@ settings = from_pulumi()
 client = azure_native.authorization.get_client_config_output()
 names = StackNames(settings, client.subscription_id)
 tags = settings.tags
+
+# Before anything is declared: stops the run with every problem and its fix (docs/adr/0021).
+preflight.run_in_program(settings, resource_group=names.resource_group, workspace=names.workspace)
 
 workspace = MlWorkspace(
     "workspace",
@@ -88,6 +94,8 @@ endpoint = ServingEndpoint(
         image_reference=image.image_reference,
         hugging_face_token=settings.hugging_face_token,
         vllm_api_key=settings.vllm_api_key,
+        # Deployments wait until the workspace's managed network is provisioned and Active.
+        managed_network=workspace.managed_network,
     ),
 )
 

@@ -144,7 +144,8 @@ class ServingEndpointArgs:
     ``AADToken``) and public network access; its deployments, validated by settings (traffic sums
     to 100, concurrency equals vLLM's batch); where it lives; the image; and the secrets the
     container gets by secret injection: the Hugging Face token and vLLM's API key, each a Pulumi
-    secret or None."""
+    secret or None; and the workspace's provisioned managed network, which every
+    deployment waits for (None without one)."""
 
     endpoint_name: pulumi.Input[str]
     location: str
@@ -161,6 +162,7 @@ class ServingEndpointArgs:
     hugging_face_token: pulumi.Input[str] | None = None
     # vLLM's own API key (docs/adr/0010): defence in depth for /v1 behind the endpoint's auth.
     vllm_api_key: pulumi.Input[str] | None = None
+    managed_network: pulumi.Resource | None = None
 
 
 class ServingEndpoint(pulumi.ComponentResource):
@@ -461,8 +463,12 @@ class ServingEndpoint(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(
                 parent=self,
                 # AzureML resolves ${{keyvault:...}} when it creates the deployment and fails it
-                # if the endpoint identity cannot read the secret yet.
-                depends_on=list(secret_grants),
+                # if the endpoint identity cannot read the secret yet; and it refuses online
+                # deployments before the managed network is provisioned (ADR 0020).
+                depends_on=[
+                    *secret_grants,
+                    *([args.managed_network] if args.managed_network is not None else []),
+                ],
                 custom_timeouts=DEPLOYMENT_TIMEOUTS,
                 # While Azure Monitor autoscale owns the instance count, Pulumi must not put it
                 # back to instanceCount on every `pulumi up`.

@@ -21,6 +21,8 @@ same deterministic, resource-scoped assignments.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -38,6 +40,7 @@ from pulumi_azure_native import (
     storage,
 )
 
+from components.managed_network import ManagedNetworkProvision, ManagedNetworkProvisionArgs
 from lib.naming import stable_suffix
 from lib.roles import KEY_VAULT_SECRETS_OFFICER_ROLE, assign_role
 
@@ -141,6 +144,9 @@ class MlWorkspace(pulumi.ComponentResource):
     storage_account_id: pulumi.Output[str]
     log_analytics_workspace_id: pulumi.Output[str]
     application_insights_id: pulumi.Output[str]
+    # The provisioned managed network (status Active), which online deployments must wait for;
+    # None with managedNetwork: Disabled.
+    managed_network: ManagedNetworkProvision | None
 
     def __init__(
         self,
@@ -170,6 +176,7 @@ class MlWorkspace(pulumi.ComponentResource):
             targets=(("workspace", workspace), ("registry", registry), ("key-vault", vault)),
         )
         vault_ready = self._secrets_officer(name, args, vault)
+        self.managed_network = self._provision_network(name, args, workspace)
 
         self.resource_group_name = resource_group_name
         self.workspace_name = workspace.name
@@ -203,7 +210,25 @@ class MlWorkspace(pulumi.ComponentResource):
                 "storage_account_id": self.storage_account_id,
                 "log_analytics_workspace_id": self.log_analytics_workspace_id,
                 "application_insights_id": self.application_insights_id,
+                "managed_network_status": (
+                    self.managed_network.status if self.managed_network is not None else None
+                ),
             }
+        )
+
+    def _provision_network(
+        self, name: str, args: MlWorkspaceArgs, workspace: machinelearningservices.Workspace
+    ) -> ManagedNetworkProvision | None:
+        """Provision the managed network and wait until it is Active (ADR 0020): online
+        deployments cannot be created before. Not declared without a managed network."""
+        if args.managed_network == "Disabled":
+            return None
+        return ManagedNetworkProvision(
+            f"{name}-managed-network",
+            ManagedNetworkProvisionArgs(
+                workspace_id=workspace.id, rules_revision=network_rules_revision(args)
+            ),
+            opts=self._child(),
         )
 
     def _child(self, **extra: Any) -> pulumi.ResourceOptions:
@@ -460,6 +485,21 @@ class MlWorkspace(pulumi.ComponentResource):
             parent=self,
         )
         return [officer.id]
+
+
+def network_rules_revision(args: MlWorkspaceArgs) -> str:
+    """A fingerprint of what the managed network is declared to allow: a change provisions the
+    network again, and deployments wait until it is Active with the new rules."""
+    declared = {
+        "isolation": args.managed_network,
+        "fqdns": sorted(args.outbound_fqdns)
+        if args.managed_network == "AllowOnlyApprovedOutbound"
+        else [],
+        "firewall": args.firewall_sku
+        if args.managed_network == "AllowOnlyApprovedOutbound"
+        else "",
+    }
+    return hashlib.sha256(json.dumps(declared, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def _managed_network(

@@ -275,7 +275,10 @@ def test_workspace_registry_and_vault_send_logs_and_metrics_to_log_analytics() -
 
 
 def accepts_tags(type_token: str) -> bool:
-    """Whether the azure-native resource class for ``type_token`` takes a ``tags`` argument."""
+    """Whether the azure-native resource class for ``type_token`` takes a ``tags`` argument
+    (dynamic resources, such as the managed-network provisioning, are not ARM resources)."""
+    if not type_token.startswith("azure-native:"):
+        return False
     _, module, kind = type_token.split(":")
     resource_class = getattr(importlib.import_module(f"pulumi_azure_native.{module}"), kind)
     return "tags" in inspect.signature(resource_class._internal_init).parameters
