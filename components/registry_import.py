@@ -48,7 +48,8 @@ _SECRET_INPUTS = ("source_password",)
 
 # Throttled imports: at most this many attempts, waiting ARM's Retry-After (or a minute per attempt
 # when there is none), each wait capped. With lib/arm.py's own retries of HTTP 429 this bounds a
-# rate-limited import at about 20 minutes before it gives up with the settings to set.
+# rate-limited import at 25 minutes (3 attempts x 5 waits of at most 60 s, plus 2 waits of at most
+# 5 min) before it gives up with the settings to set.
 IMPORT_ATTEMPTS = 3
 RATE_LIMIT_WAIT_SECONDS = 60.0
 MAX_RATE_LIMIT_WAIT_SECONDS = 300.0
