@@ -172,3 +172,50 @@ def check_fit(model: ModelFacts, gpu: GpuSize, request: ServingRequest) -> FitRe
         problems=problems,
         warnings=warnings,
     )
+
+
+# The sizes docs/models.md compares every catalog model on.
+TABLE_SIZES = (
+    "Standard_NC4as_T4_v3",
+    "Standard_NC24ads_A100_v4",
+    "Standard_NC48ads_A100_v4",
+    "Standard_NC96ads_A100_v4",
+    "Standard_NC40ads_H100_v5",
+    "Standard_NC80adis_H100_v5",
+)
+
+
+# First problem -> short label for the table.
+_REASONS = (
+    ("tensor parallelism", "refused: TP"),
+    ("compute capability", "refused: GPU"),
+    ("positions", "refused: positions"),
+    ("weights per GPU plus", "refused: weights"),
+    ("KV cache", "refused: KV < 1 sequence"),
+)
+
+
+def fit_table(request: ServingRequest) -> str:
+    """Every catalog model on :data:`TABLE_SIZES` with ``request``: the KV tokens and full-length
+    sequences, or why vLLM would refuse it (docs/models.md; a test keeps the two in step)."""
+    from lib.gpu_sizes import GPU_SIZES
+    from lib.models import CATALOG
+
+    header = "| model | " + " | ".join(f"`{name}`" for name in TABLE_SIZES) + " |"
+    rows = [header, "| --- |" + " --- |" * len(TABLE_SIZES)]
+    for facts in CATALOG.values():
+        cells = []
+        for name in TABLE_SIZES:
+            size = GPU_SIZES[name]
+            report = check_fit(facts, size, request)
+            if not report.fits:
+                problem = report.problems[0]
+                reason = next((label for marker, label in _REASONS if marker in problem), "refused")
+                cells.append(reason)
+                continue
+            tp = f"TP {report.tensor_parallel_size}, " if report.tensor_parallel_size > 1 else ""
+            cells.append(
+                f"{tp}{report.kv_tokens // 1000}k tokens, {report.full_length_sequences} full"
+            )
+        rows.append(f"| `{facts.model_id}` | " + " | ".join(cells) + " |")
+    return "\n".join(rows)

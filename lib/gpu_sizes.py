@@ -85,3 +85,17 @@ def _size(instance_type: str, card: str, count: int) -> GpuSize:
 
 
 GPU_SIZES: dict[str, GpuSize] = {name: _size(name, card, count) for name, card, count in _SIZES}
+
+
+def gpu_table() -> str:
+    """The sizes as the Markdown table docs/models.md shows (a test keeps the two in step)."""
+    rows = [
+        "| instance type | GPUs | memory per GPU | bfloat16 |",
+        "| --- | --- | --- | --- |",
+    ]
+    for size in GPU_SIZES.values():
+        rows.append(
+            f"| `{size.instance_type}` | {size.gpu_count} x {size.gpu} | {size.memory_gb} GB "
+            f"| {'yes' if size.bfloat16 else 'no (float16)'} |"
+        )
+    return "\n".join(rows)

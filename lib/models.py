@@ -163,3 +163,26 @@ def lookup(model_id: str) -> ModelFacts | None:
         if known.lower() == folded:
             return facts
     return None
+
+
+def catalog_table() -> str:
+    """The catalog as the Markdown table docs/models.md shows (a test keeps the two in step)."""
+    rows = [
+        "| model | parameters | dtype | layers | heads / KV heads | head dim | max context "
+        "| reasoning parser | tool-call parser |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for facts in CATALOG.values():
+        weights = f"{facts.parameters_billion:g}B" + (
+            f" ({facts.weights_gb:g} GB MXFP4)" if facts.weights_gb is not None else ""
+        )
+        layers = str(facts.layers) + (
+            f" ({facts.kv_layers} with full KV)" if facts.kv_layers != facts.layers else ""
+        )
+        rows.append(
+            f"| [`{facts.model_id}`]({facts.cited}) | {weights} | {facts.dtype} | {layers} "
+            f"| {facts.attention_heads} / {facts.kv_heads} | {facts.head_dim} "
+            f"| {facts.max_context} | {facts.reasoning_parser or 'none'} "
+            f"| {facts.tool_call_parser or 'none'} |"
+        )
+    return "\n".join(rows)
