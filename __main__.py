@@ -16,6 +16,7 @@ from components.workspace import MlWorkspace, MlWorkspaceArgs, WorkspaceNames
 from lib import preflight
 from lib.naming import StackNames
 from settings import from_pulumi
+from settings.parse_models import fit_summary
 
 settings = from_pulumi()
 client = azure_native.authorization.get_client_config_output()
@@ -92,6 +93,10 @@ endpoint = ServingEndpoint(
         workspace_name=workspace.workspace_name,
         key_vault_name=workspace.key_vault_name,
         image_reference=image.image_reference,
+        served_model_name=settings.served_model_name,
+        # workspace: each model@revision staged once as a model asset (docs/models.md).
+        weights_source=settings.weights_source,
+        workspace_id=workspace.workspace_id,
         hugging_face_token=settings.hugging_face_token,
         vllm_api_key=settings.vllm_api_key,
         # Deployments wait until the workspace's managed network is provisioned and Active.
@@ -123,11 +128,19 @@ pulumi.export("endpointId", endpoint.endpoint_id)
 pulumi.export("scoringUri", endpoint.scoring_uri)
 pulumi.export("openaiBaseUrl", endpoint.openai_base_url)
 pulumi.export("authMode", settings.auth_mode)
+# What apps send as `model`: every deployment answers to it, whichever model it serves.
+pulumi.export("servedModelName", settings.served_model_name)
 pulumi.export(
     "deployments",
     {
         deployment.name: {
             "model": deployment.model,
+            "revision": deployment.revision,
+            "servedModelName": settings.served_model_name,
+            "weightsSource": settings.weights_source,
+            "maxModelLen": deployment.vllm.max_model_len,
+            "reasoningParser": deployment.vllm.reasoning_parser,
+            **fit_summary(deployment.fit),
             "traffic": deployment.traffic,
             "mirrorTraffic": deployment.mirror_traffic,
             "instanceType": deployment.instance_type,

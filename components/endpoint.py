@@ -29,11 +29,12 @@ from urllib.parse import urlparse
 import pulumi
 from pulumi_azure_native import authorization, keyvault, machinelearningservices
 
+from components.model_weights import ModelWeights, ModelWeightsArgs, asset_name, asset_version
 from components.traffic import EndpointTraffic, EndpointTrafficArgs
 from lib import runtime
 from lib.roles import KEY_VAULT_SECRETS_USER_ROLE, assign_role
-from lib.vllm_options import vllm_environment
-from settings import DeploymentSettings, ProbeSettings
+from lib.vllm_options import MODEL_DIR, vllm_environment
+from settings import DeploymentSettings, ProbeSettings, WeightsSource
 
 # The port `vllm serve` listens on (docker/entrypoint.sh fixes it).
 VLLM_PORT = 8000
@@ -60,6 +61,10 @@ VLLM_API_KEY_SECRET_NAME = "vllm-api-key"  # noqa: S105 - a name, not a value
 # only a longer value helps: 3 hours for create and update, and delete keeps the default
 # (docs/adr/0024-deployment-timeouts.md).
 DEPLOYMENT_TIMEOUTS = pulumi.CustomTimeouts(create="3h", update="3h")
+
+# Where a deployment mounts its staged weights (the deployment's modelMountPath); the entrypoint
+# serves the directory under it that holds config.json (docs/models.md).
+MODEL_MOUNT_PATH = "/models"
 
 _DIGEST = re.compile(r"@sha256:([0-9a-f]{64})$")
 
@@ -159,6 +164,13 @@ class ServingEndpointArgs:
     key_vault_name: pulumi.Input[str]
     # The pushed image, pinned by digest: <registry>.azurecr.io/<repository>@sha256:<digest>.
     image_reference: pulumi.Input[str]
+    # What apps send as `model`; every deployment answers to it and to its model id.
+    served_model_name: str
+    # workspace: weights staged once as a model asset and mounted (components/model_weights.py);
+    # huggingface: downloaded from the Hub at every start, pinned to the revision.
+    weights_source: WeightsSource
+    # The workspace's ARM id, where staged weights are registered.
+    workspace_id: pulumi.Input[str]
     hugging_face_token: pulumi.Input[str] | None = None
     # vLLM's own API key (docs/adr/0010): defence in depth for /v1 behind the endpoint's auth.
     vllm_api_key: pulumi.Input[str] | None = None
@@ -196,9 +208,21 @@ class ServingEndpoint(pulumi.ComponentResource):
         )
 
         secret_environment, secret_grants = self._injected_secrets(name, args, principal_id)
+        staged = (
+            self._staged_weights(name, args, environment)
+            if args.weights_source == "workspace"
+            else {}
+        )
         deployments = [
             self._deployment(
-                name, args, deployment, endpoint, environment, secret_environment, secret_grants
+                name,
+                args,
+                deployment,
+                endpoint,
+                environment,
+                secret_environment,
+                secret_grants,
+                staged.get(_weights_key(deployment)),
             )
             for deployment in args.deployments
         ]
@@ -412,6 +436,34 @@ class ServingEndpoint(pulumi.ComponentResource):
         )
         return reference, grant
 
+    def _staged_weights(
+        self,
+        name: str,
+        args: ServingEndpointArgs,
+        environment: machinelearningservices.EnvironmentVersion,
+    ) -> dict[tuple[str, str], ModelWeights]:
+        """One staged copy per model and revision the deployments serve (blue and green on the
+        same revision share it), staged with the serving image itself."""
+        staged: dict[tuple[str, str], ModelWeights] = {}
+        for deployment in args.deployments:
+            key = _weights_key(deployment)
+            if key in staged:
+                continue
+            staged[key] = ModelWeights(
+                f"{name}-weights-{asset_name(deployment.model).lower()}-"
+                f"{asset_version(deployment.revision)}",
+                ModelWeightsArgs(
+                    workspace_id=args.workspace_id,
+                    model=deployment.model,
+                    revision=deployment.revision,
+                    environment_id=environment.id,
+                    tags=args.tags,
+                ),
+                # Weights outlive this stack's use of them (ADR 0030): versions are kept.
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+        return staged
+
     def _deployment(
         self,
         name: str,
@@ -421,16 +473,26 @@ class ServingEndpoint(pulumi.ComponentResource):
         environment: machinelearningservices.EnvironmentVersion,
         shared_environment: dict[str, pulumi.Input[str]],
         secret_grants: list[authorization.RoleAssignment],
+        weights: ModelWeights | None,
     ) -> machinelearningservices.OnlineDeployment:
         """One managed online deployment: ``deployment.instance_count`` GPU instances running the
-        environment's image, with vLLM's options and the shared secrets as environment variables."""
+        environment's image, with vLLM's options and the shared secrets as environment variables;
+        with staged ``weights``, the model asset mounted at :data:`MODEL_MOUNT_PATH`."""
         environment_variables: dict[str, pulumi.Input[str]] = {
-            **vllm_environment(deployment),
+            **vllm_environment(deployment, args.served_model_name),
             **shared_environment,
         }
+        if weights is not None:
+            environment_variables[MODEL_DIR] = MODEL_MOUNT_PATH
+        for warning in deployment.fit.warnings if deployment.fit is not None else []:
+            pulumi.log.warn(f"deployment {deployment.name}: {warning}", resource=self)
         properties = machinelearningservices.ManagedOnlineDeploymentArgs(
             endpoint_compute_type="Managed",
-            description=f"vLLM serving {deployment.model}",
+            description=f"vLLM serving {deployment.model}@{deployment.revision[:12]}",
+            # The storage initializer copies the asset here before the container starts, so a
+            # new revision (a new version id) is a rolling update.
+            model=weights.model_version_id if weights is not None else None,
+            model_mount_path=MODEL_MOUNT_PATH if weights is not None else None,
             instance_type=deployment.instance_type,
             environment_id=environment.id,
             environment_variables=environment_variables,
@@ -475,3 +537,7 @@ class ServingEndpoint(pulumi.ComponentResource):
                 ignore_changes=["sku.capacity"] if deployment.autoscale.enabled else [],
             ),
         )
+
+
+def _weights_key(deployment: DeploymentSettings) -> tuple[str, str]:
+    return deployment.model.lower(), deployment.revision

@@ -24,6 +24,13 @@ MAX_MODEL_LEN = "SERVE_MAX_MODEL_LEN"
 GPU_MEMORY_UTILIZATION = "SERVE_GPU_MEMORY_UTILIZATION"
 REASONING_PARSER = "SERVE_REASONING_PARSER"
 EXTRA_ARGS = "SERVE_EXTRA_ARGS"
+REVISION = "SERVE_REVISION"
+SERVED_MODEL_NAMES = "SERVE_SERVED_MODEL_NAMES"
+TENSOR_PARALLEL_SIZE = "SERVE_TENSOR_PARALLEL_SIZE"
+DTYPE = "SERVE_DTYPE"
+# Set only with staged weights: where AzureML mounts the model asset (the deployment's
+# modelMountPath); the entrypoint then serves the local copy, offline.
+MODEL_DIR = "SERVE_MODEL_DIR"
 
 # Spelled out rather than left empty: the image's own default is deepseek_r1, and an empty value
 # that a platform dropped on the way would silently turn the parser back on.
@@ -70,7 +77,13 @@ def fits_environment(argument: str) -> bool:
     return "\0" not in argument
 
 
-def vllm_environment(deployment: DeploymentSettings) -> dict[str, str]:
+def served_model_names(served_model_name: str, model: str) -> list[str]:
+    """The stable name first (what /v1/models reports), then the Hugging Face id as an alias, so
+    apps that send either keep working (docs/adr/0032-one-served-model-name.md)."""
+    return [served_model_name] if served_model_name == model else [served_model_name, model]
+
+
+def vllm_environment(deployment: DeploymentSettings, served_model_name: str = "") -> dict[str, str]:
     """The environment variables that make the image serve ``deployment`` as configured.
 
     Every variable is always present, so a deployment never falls back to the image's defaults.
@@ -92,4 +105,10 @@ def vllm_environment(deployment: DeploymentSettings) -> dict[str, str]:
         REASONING_PARSER: vllm.reasoning_parser or NO_REASONING_PARSER,
         # ASCII-only JSON: the value crosses ARM, AzureML and the container runtime unharmed.
         EXTRA_ARGS: render_extra_args(vllm.extra_args),
+        REVISION: deployment.revision,
+        SERVED_MODEL_NAMES: " ".join(
+            served_model_names(served_model_name or deployment.model, deployment.model)
+        ),
+        TENSOR_PARALLEL_SIZE: str(deployment.tensor_parallel_size),
+        DTYPE: deployment.dtype,
     }

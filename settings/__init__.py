@@ -45,6 +45,7 @@ from settings.defaults import (
     DEFAULT_LIVENESS_PROBE,
     DEFAULT_MODEL,
     DEFAULT_READINESS_PROBE,
+    DEFAULT_REVISION,
     DEFAULT_VLLM,
     DEFAULTS,
     SECRET_KEYS,
@@ -54,6 +55,7 @@ from settings.model import (
     LOCATION_KEY,
     PROJECT,
     PROJECT_TAGS,
+    WEIGHTS_SOURCES,
     AutoscaleSettings,
     BaseImageSource,
     DeploymentSettings,
@@ -61,6 +63,7 @@ from settings.model import (
     RecurrenceProfile,
     Settings,
     VllmSettings,
+    WeightsSource,
 )
 from settings.parse import parse_settings
 from settings.parse_autoscale import EMAIL_PATTERN
@@ -85,6 +88,7 @@ __all__ = [
     "DEFAULT_LIVENESS_PROBE",
     "DEFAULT_MODEL",
     "DEFAULT_READINESS_PROBE",
+    "DEFAULT_REVISION",
     "DEFAULT_VLLM",
     "DEPLOYMENT_NAME_PATTERN",
     "EMAIL_PATTERN",
@@ -108,6 +112,7 @@ __all__ = [
     "STACK_NAME_PATTERN",
     "VLLM_MANAGED_FLAGS",
     "WEEKDAYS",
+    "WEIGHTS_SOURCES",
     "AutoscaleSettings",
     "BaseImageSource",
     "DeploymentSettings",
@@ -116,6 +121,7 @@ __all__ = [
     "Settings",
     "SettingsError",
     "VllmSettings",
+    "WeightsSource",
     "from_pulumi",
     "load_settings",
     "parse_settings",

@@ -11,6 +11,14 @@ from typing import Any
 from lib.catalog import HUGGING_FACE_FQDNS, MAX_REQUEST_TIMEOUT_SECONDS
 
 DEFAULT_MODEL = "deepseek-ai/DeepSeek-R1-Distill-Llama-8B"
+# A commit of DEFAULT_MODEL's repository on the Hub, so every instance and every `pulumi up` serve
+# the same weights. Found with the search tools, not read from the live Hub: it is the commit that
+# changed the model's chat template (huggingface.co/deepseek-ai/DeepSeek-R1-Distill-Llama-8B/commit/
+# 74fbf131a939963dd1e244389bb61ad0d0440a4d, quoted in a public research script), and the snapshot
+# directory of this model in several public repositories' Hugging Face caches. `make verify`
+# checks it against the Hub's API (docs/models.md, "Model and revision"). Only the default model
+# has a default revision: any other model must name its own.
+DEFAULT_REVISION = "74fbf131a939963dd1e244389bb61ad0d0440a4d"
 DEFAULT_INSTANCE_TYPE = "Standard_NC24ads_A100_v4"
 
 # vllm/vllm-openai:v0.31.0-cu129, linux/amd64 manifest. Pinned by digest so two `pulumi up` runs
@@ -52,7 +60,11 @@ DEFAULT_VLLM = {
     # DeepSeek recommends 32k context for the R1 distills.
     "maxModelLen": 32768,
     "gpuMemoryUtilization": 0.9,
-    "reasoningParser": "deepseek_r1",
+    # None: the model's own parser from the catalog (lib/models.py), none for models that do not
+    # reason; "" turns it off, a name sets it.
+    "reasoningParser": None,
+    # None: one shard per GPU of the instance type (lib/fit.py checks what vLLM accepts).
+    "tensorParallelSize": None,
     "extraArgs": [],
 }
 DEFAULT_AUTOSCALE = {
@@ -93,6 +105,10 @@ DEFAULT_AUTOSCALE = {
 DEFAULT_DEPLOYMENT = {
     "name": "blue",
     "model": DEFAULT_MODEL,
+    # None: DEFAULT_REVISION for DEFAULT_MODEL; any other model must pin one (settings refuse it).
+    "revision": None,
+    # Facts of a model outside the catalog (lib/models.py FACT_KEYS), read from its config.json.
+    "modelFacts": None,
     "instanceType": DEFAULT_INSTANCE_TYPE,
     "instanceCount": 1,
     "traffic": 100,
@@ -139,6 +155,12 @@ DEFAULTS: dict[str, Any] = {
     # Off: the endpoint's own auth is the gate. Set, it is defence in depth for vLLM's /v1 routes
     # and needs authMode Key with the endpoint key set to the same value (docs/adr/0010).
     "vllmApiKey": "",
+    # "": derived from the first deployment's model (settings/parse_models.py). Apps send this as
+    # `model`, whatever each deployment serves (docs/adr/0032-one-served-model-name.md).
+    "servedModelName": "",
+    # workspace: weights staged once per region as a model asset; serving needs no Hugging Face
+    # egress or token (docs/adr/0030-staged-weights.md). The safe value is the default.
+    "weightsSource": "workspace",
     "deployments": [DEFAULT_DEPLOYMENT],
 }
 # Keys that only `pulumi config set --secret` may set: refused in plaintext, never echoed.

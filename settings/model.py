@@ -20,6 +20,7 @@ from lib.catalog import (
     RegistrySku,
     Weekday,
 )
+from lib.fit import FitReport
 
 PROJECT = "vllm-azureml"
 LOCATION_KEY = "azure-native:location"
@@ -27,6 +28,11 @@ LOCATION_KEY = "azure-native:location"
 # How the vLLM base image reaches the stack's registry: ACR importImage, or an ACR artifact cache
 # rule (which needs a Docker Hub credential set).
 BaseImageSource = Literal["import", "cacheRule"]
+
+# Where deployments get their weights: staged once as a workspace model asset, or the Hub at every
+# start (docs/adr/0030-staged-weights.md).
+WeightsSource = Literal["workspace", "huggingface"]
+WEIGHTS_SOURCES: tuple[WeightsSource, ...] = get_args(WeightsSource)
 BASE_IMAGE_SOURCES: tuple[BaseImageSource, ...] = get_args(BaseImageSource)
 
 # Tags every resource gets from the stack's settings (see Settings.tags), and where each comes from.
@@ -63,8 +69,11 @@ class VllmSettings:
     max_num_seqs: int
     max_model_len: int
     gpu_memory_utilization: float
+    # Resolved: the model's parser unless the stack set one; "" for none.
     reasoning_parser: str
     extra_args: tuple[str, ...]
+    # As the stack gave it; None means one shard per GPU (the resolved value is in the fit).
+    tensor_parallel_size: int | None = None
 
 
 @dataclass(frozen=True)
@@ -122,6 +131,20 @@ class DeploymentSettings:
     liveness_probe: ProbeSettings
     readiness_probe: ProbeSettings
     autoscale: AutoscaleSettings
+    # The pinned commit of `model` (40 hex).
+    revision: str = ""
+    # The fit of the model on the instance type's GPUs (lib/fit.py); None only while invalid.
+    fit: FitReport | None = None
+
+    @property
+    def tensor_parallel_size(self) -> int:
+        """vLLM's --tensor-parallel-size: the GPU count unless the stack chose otherwise."""
+        return self.fit.tensor_parallel_size if self.fit is not None else 1
+
+    @property
+    def dtype(self) -> str:
+        """vLLM's --dtype: the model's, float16 on GPUs without bfloat16."""
+        return self.fit.dtype if self.fit is not None else "auto"
 
 
 @dataclass(frozen=True)
@@ -157,6 +180,10 @@ class Settings:
     # vLLM's API key (docs/adr/0010), a Pulumi secret like the token; None when not configured.
     vllm_api_key: Any = field(repr=False, default=None)
     deployments: tuple[DeploymentSettings, ...] = ()
+    # What apps send as `model`: every deployment answers to it (docs/models.md).
+    served_model_name: str = ""
+    # workspace (weights staged as a model asset) or huggingface (downloaded at every start).
+    weights_source: WeightsSource = "workspace"
 
     @property
     def tags(self) -> dict[str, str]:

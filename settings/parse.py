@@ -19,6 +19,7 @@ from settings.model import PROJECT, Settings
 from settings.parse_deployment import parse_deployments
 from settings.parse_endpoint import parse_endpoint
 from settings.parse_image import parse_image
+from settings.parse_models import parse_served_model_name, parse_weights_source
 from settings.parse_stack import parse_stack
 from settings.parse_workspace import parse_workspace
 from settings.reader import MAX_LISTED_PROBLEMS, Reader, SettingsError, near_miss
@@ -45,6 +46,14 @@ def parse_settings(
     endpoint = parse_endpoint(reader, prefix, values, workspace.public_network_access)
     image = parse_image(reader, prefix, values)
     deployments = parse_deployments(reader, f"{prefix}deployments", values["deployments"])
+    served_model_name = parse_served_model_name(
+        reader,
+        f"{prefix}servedModelName",
+        values["servedModelName"],
+        [d.model for d in deployments],
+    )
+    weights_source = parse_weights_source(reader, f"{prefix}weightsSource", values["weightsSource"])
+    rules.check_token_for_weights_source(reader, prefix, weights_source, hugging_face_token)
     rules.check_registry_for_network(reader, prefix, workspace)
     rules.check_fqdns_for_network(reader, prefix, workspace)
     rules.check_cache_rule_credentials(reader, prefix, image)
@@ -80,6 +89,8 @@ def parse_settings(
         hugging_face_token=hugging_face_token,
         vllm_api_key=vllm_api_key,
         deployments=deployments,
+        served_model_name=served_model_name,
+        weights_source=weights_source,
     )
 
 

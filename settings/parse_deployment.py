@@ -1,8 +1,9 @@
 """The online deployments: model, GPU size, instance count, traffic, vLLM options, probes.
 
-Keys under ``deployments[i]``: ``name``, ``model``, ``instanceType``, ``instanceCount``,
-``traffic``, ``mirrorTraffic``, ``vllm`` (``maxNumSeqs``, ``maxModelLen``,
-``gpuMemoryUtilization``, ``reasoningParser``, ``extraArgs``), ``maxConcurrentRequestsPerInstance``,
+Keys under ``deployments[i]``: ``name``, ``model``, ``revision`` and ``modelFacts``
+(settings/parse_models.py), ``instanceType``, ``instanceCount``, ``traffic``, ``mirrorTraffic``,
+``vllm`` (``maxNumSeqs``, ``maxModelLen``, ``gpuMemoryUtilization``, ``reasoningParser``,
+``tensorParallelSize``, ``extraArgs``), ``maxConcurrentRequestsPerInstance``,
 ``allowConcurrencyMismatch``, ``requestTimeoutSeconds``, ``livenessProbe``, ``readinessProbe``
 and ``autoscale`` (settings/parse_autoscale.py).
 """
@@ -21,6 +22,8 @@ from lib.catalog import (
     MAX_REQUEST_TIMEOUT_SECONDS,
     MIN_INSTANCES_PER_DEPLOYMENT,
 )
+from lib.fit import ServingRequest
+from lib.models import ModelFacts
 from lib.vllm_options import (
     MAX_EXTRA_ARGS,
     MAX_EXTRA_ARGS_BYTES,
@@ -37,6 +40,13 @@ from settings.defaults import (
 )
 from settings.model import DeploymentSettings, ProbeSettings, VllmSettings
 from settings.parse_autoscale import parse_autoscale
+from settings.parse_models import (
+    check_model_fit,
+    parse_model_facts,
+    parse_revision,
+    parse_tensor_parallel_size,
+    resolve_reasoning_parser,
+)
 from settings.reader import Reader
 
 # A Hugging Face model id, organisation/model.
@@ -49,6 +59,16 @@ VLLM_MANAGED_FLAGS = {
     "--max-model-len": "maxModelLen",
     "--gpu-memory-utilization": "gpuMemoryUtilization",
     "--reasoning-parser": "reasoningParser",
+    "--tensor-parallel-size": "tensorParallelSize",
+    "-tp": "tensorParallelSize",
+}
+# vLLM flags the program derives and no key sets: the fit check decides them, or the served name
+# and the pinned revision do.
+VLLM_DERIVED_FLAGS = {
+    "--dtype": "the fit check (float16 on GPUs without bfloat16)",
+    "--served-model-name": "servedModelName",
+    "--revision": "the deployment's revision",
+    "--tokenizer-revision": "the deployment's revision",
 }
 
 
@@ -71,7 +91,19 @@ def parse_deployments(reader: Reader, key: str, raw: Any) -> tuple[DeploymentSet
 
 def parse_deployment(reader: Reader, key: str, raw: Any) -> DeploymentSettings:
     values = reader.mapping(key, raw, DEFAULT_DEPLOYMENT)
-    vllm = _parse_vllm(reader, f"{key}.vllm", values["vllm"])
+    model = reader.string(
+        f"{key}.model",
+        values["model"],
+        HF_MODEL_PATTERN,
+        "must be a Hugging Face model id 'organisation/model'",
+    )
+    facts = (
+        parse_model_facts(reader, f"{key}.modelFacts", model, values["modelFacts"])
+        if reader.ok(f"{key}.model")
+        else None
+    )
+    vllm_raw = values["vllm"]
+    vllm = _parse_vllm(reader, f"{key}.vllm", vllm_raw, facts)
     concurrency = _parse_concurrency(reader, key, values, vllm)
     name = reader.string(
         f"{key}.name",
@@ -90,14 +122,29 @@ def parse_deployment(reader: Reader, key: str, raw: Any) -> DeploymentSettings:
         f"{MAX_INSTANCES_PER_DEPLOYMENT} instances)",
     )
     rules.check_instance_count_in_autoscale(reader, key, instance_count, autoscale)
+    revision = (
+        parse_revision(reader, f"{key}.revision", model, values["revision"])
+        if reader.ok(f"{key}.model")
+        else ""
+    )
+    fit = None
+    if facts is not None and reader.ok(
+        f"{key}.instanceType",
+        f"{key}.vllm.maxModelLen",
+        f"{key}.vllm.maxNumSeqs",
+        f"{key}.vllm.gpuMemoryUtilization",
+        f"{key}.vllm.tensorParallelSize",
+    ):
+        request = ServingRequest(
+            vllm.max_model_len,
+            vllm.max_num_seqs,
+            vllm.gpu_memory_utilization,
+            vllm.tensor_parallel_size,
+        )
+        fit = check_model_fit(reader, key, facts, instance_type, request, revision)
     deployment = DeploymentSettings(
         name=name,
-        model=reader.string(
-            f"{key}.model",
-            values["model"],
-            HF_MODEL_PATTERN,
-            "must be a Hugging Face model id 'organisation/model'",
-        ),
+        model=model,
         instance_type=instance_type,
         instance_count=instance_count,
         traffic=reader.integer(f"{key}.traffic", values["traffic"], 0, 100),
@@ -124,6 +171,8 @@ def parse_deployment(reader: Reader, key: str, raw: Any) -> DeploymentSettings:
             reader, f"{key}.readinessProbe", values["readinessProbe"], DEFAULT_READINESS_PROBE
         ),
         autoscale=autoscale,
+        revision=revision,
+        fit=fit,
     )
     rules.check_autoscale_fits_deployment(reader, key, deployment)
     return deployment
@@ -167,7 +216,7 @@ def _parse_probe(reader: Reader, key: str, raw: Any, defaults: Mapping[str, Any]
     )
 
 
-def _parse_vllm(reader: Reader, key: str, raw: Any) -> VllmSettings:
+def _parse_vllm(reader: Reader, key: str, raw: Any, facts: ModelFacts | None) -> VllmSettings:
     values = reader.mapping(key, raw, DEFAULT_VLLM)
     extra_args = _parse_extra_args(reader, f"{key}.extraArgs", values["extraArgs"], key)
     return VllmSettings(
@@ -176,13 +225,13 @@ def _parse_vllm(reader: Reader, key: str, raw: Any) -> VllmSettings:
         gpu_memory_utilization=reader.number(
             f"{key}.gpuMemoryUtilization", values["gpuMemoryUtilization"], 0.1, 0.98
         ),
-        reasoning_parser=reader.string(
-            f"{key}.reasoningParser",
-            values["reasoningParser"],
-            r"|[a-z0-9_]+",
-            "must be empty or a vLLM reasoning parser name such as deepseek_r1",
+        reasoning_parser=resolve_reasoning_parser(
+            reader, f"{key}.reasoningParser", values["reasoningParser"], facts
         ),
         extra_args=extra_args,
+        tensor_parallel_size=parse_tensor_parallel_size(
+            reader, f"{key}.tensorParallelSize", values["tensorParallelSize"]
+        ),
     )
 
 
@@ -203,6 +252,12 @@ def _parse_extra_args(reader: Reader, key: str, raw: Any, vllm_key: str) -> tupl
                 argument,
                 f"is set from {vllm_key}.{VLLM_MANAGED_FLAGS[flag]}; set it there (AzureML's "
                 "concurrency and the entrypoint follow that key)",
+            )
+        elif flag in VLLM_DERIVED_FLAGS:
+            reader.problem(
+                f"{key}[{index}]",
+                argument,
+                f"is set by the program from {VLLM_DERIVED_FLAGS[flag]}; remove it",
             )
         if (
             argument in ("serve", "--model")

@@ -193,3 +193,24 @@ def check_vllm_api_key_auth(reader: Reader, prefix: str, auth_mode: str, has_key
             "every /v1 request would fail; remove vllmApiKey (Entra ID already authenticates "
             "every caller) or use authMode Key (docs/security.md, 'The vLLM API key')"
         )
+
+
+def check_token_for_weights_source(
+    reader: Reader, prefix: str, weights_source: str, hugging_face_token: object
+) -> None:
+    """A gated model cannot be staged yet: the staging job would need a user-assigned identity
+    attached to the workspace to read the token (serverless compute has no system-assigned
+    identity; docs/adr/0030-staged-weights.md), and the project does not create one yet."""
+    if (
+        reader.ok(f"{prefix}weightsSource")
+        and weights_source == "workspace"
+        and (hugging_face_token is not None)
+    ):
+        reader.problem(
+            f"{prefix}weightsSource",
+            weights_source,
+            "cannot stage a gated model yet (huggingFaceToken is set): staging it needs a "
+            "user-assigned identity on the workspace to read the token, which this project does "
+            "not create yet. Set weightsSource: huggingface (the token then reaches the "
+            "deployments from Key Vault), or remove huggingFaceToken for a public model",
+        )

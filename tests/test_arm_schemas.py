@@ -695,7 +695,11 @@ def problems(body: ArmBody) -> list[str]:
 
 # --- The program's bodies ------------------------------------------------------------------------
 
-HUGGING_FACE_TOKEN = {"huggingFaceToken": {"secure": "v1:encrypted-in-the-stack-file"}}
+HUGGING_FACE_TOKEN = {
+    "huggingFaceToken": {"secure": "v1:encrypted-in-the-stack-file"},
+    # Deployments read a token only on the Hub path: staging refuses gated models (ADR 0030).
+    "weightsSource": "huggingface",
+}
 AUTOSCALED_WITH_PROFILES = [
     {
         "name": "blue",
@@ -878,11 +882,20 @@ def test_a_wrong_staging_body_is_caught() -> None:
 
 
 def covered_bodies(program_run: ProgramRun) -> list[ArmBody]:
-    return [
-        arm_body(resource.type, resource.inputs, resource.name)
-        for resource in program_run.resources
-        if resource.type in ARM_SHAPES
-    ] + traffic_bodies(program_run)
+    staging = [
+        body
+        for weights in program_run.of_type(WEIGHTS_TYPE)
+        for body in weights_bodies(weights.name, weights.inputs)
+    ]
+    return (
+        [
+            arm_body(resource.type, resource.inputs, resource.name)
+            for resource in program_run.resources
+            if resource.type in ARM_SHAPES
+        ]
+        + traffic_bodies(program_run)
+        + staging
+    )
 
 
 # --- Tests: the program --------------------------------------------------------------------------
@@ -903,7 +916,7 @@ def test_the_variants_reach_every_covered_type() -> None:
     declared = {
         resource.type for variant in VARIANTS for resource in _variant_run(variant).resources
     }
-    assert set(ARM_SHAPES) | {TRAFFIC_TYPE} <= declared
+    assert set(ARM_SHAPES) | {TRAFFIC_TYPE, WEIGHTS_TYPE} <= declared
 
 
 def test_every_azure_native_type_is_validated_or_named_as_not_covered() -> None:

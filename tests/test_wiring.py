@@ -128,7 +128,13 @@ def test_a_given_resource_group_is_used_not_created(run: RunProgram) -> None:
 def test_a_stored_token_makes_the_deployer_secrets_officer_and_the_endpoint_its_reader(
     run: RunProgram, principal_type: str
 ) -> None:
-    result = run("prod", huggingFaceToken=TOKEN, deployerPrincipalType=principal_type)
+    result = run(
+        "prod",
+        huggingFaceToken=TOKEN,
+        deployerPrincipalType=principal_type,
+        # A token reaches deployments only from the Hub path (staging refuses gated models).
+        weightsSource="huggingface",
+    )
     vault, secret = result.one(VAULT), result.one(SECRET)
     grants = {r.input("scope"): r for r in result.of_type(ROLE_ASSIGNMENT)}
     assert set(grants) == {vault.id, secret.id}

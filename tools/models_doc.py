@@ -37,7 +37,7 @@ def render(text: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description="Fill the generated tables of docs/models.md.")
     parser.add_argument("--check", action="store_true", help="fail if docs/models.md is stale")
     args = parser.parse_args(argv)
     current = DOC.read_text()

@@ -29,6 +29,7 @@ from tools.offline import (
     run_program,
     stack_file_name,
 )
+from tools.preview_models import render_models
 
 SECRET = "[secret]"
 
@@ -69,6 +70,12 @@ HIGHLIGHTS: dict[str, list[tuple[str, str]]] = {
         ("instanceType", "properties.instanceType"),
         ("instances", "sku.capacity"),
         ("concurrency", "properties.requestSettings.maxConcurrentRequestsPerInstance"),
+        ("model", "properties.environmentVariables.MODEL_NAME"),
+        ("revision", "properties.environmentVariables.SERVE_REVISION"),
+        ("servedAs", "properties.environmentVariables.SERVE_SERVED_MODEL_NAMES"),
+        ("tensorParallel", "properties.environmentVariables.SERVE_TENSOR_PARALLEL_SIZE"),
+        ("parser", "properties.environmentVariables.SERVE_REASONING_PARSER"),
+        ("modelAsset", "properties.model"),
         ("timeout", "properties.requestSettings.requestTimeout"),
     ],
     "azure-native:machinelearningservices:EnvironmentVersion": [
@@ -103,6 +110,11 @@ HIGHLIGHTS: dict[str, list[tuple[str, str]]] = {
     "pulumi-python:dynamic/containerregistry:ImportImage": [
         ("from", "source_registry"),
         ("image", "source_image"),
+    ],
+    "pulumi-python:dynamic/model_weights:ModelWeights": [
+        ("model", "model"),
+        ("revision", "revision"),
+        ("asset", "model_version_id"),
     ],
     "pulumi-python:dynamic/traffic:EndpointTraffic": [
         ("traffic", "traffic"),
@@ -141,6 +153,8 @@ def highlights(resource: RecordedResource, placeholder_tokens: frozenset[str] = 
             continue
         if label == "role" and isinstance(value, str):
             value = value.rsplit("/", 1)[-1]
+        if label in ("asset", "modelAsset") and isinstance(value, str):
+            value = value.rsplit("/workspaces/", 1)[-1]
         if label == "scope" and isinstance(value, str):
             value = value.rsplit("/providers/", 1)[-1]
         mark = placeholders.MARK if placeholders.is_placeholder(value, placeholder_tokens) else ""
@@ -320,6 +334,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(render_tree(run, tokens))
     print("\nOutputs:")
     print(render_outputs(run, tokens))
+    print()
+    print(render_models(run.outputs))
     print()
     print(cost.render(cost.plan_cost(plan, table)))
     print()

@@ -44,6 +44,10 @@ DIGEST = "0123456789abcdef" * 4
 IMAGE = f"crtest.azurecr.io/vllm-azureml@sha256:{DIGEST}"
 OTHER_IMAGE = f"crtest.azurecr.io/vllm-azureml@sha256:{'fedcba9876543210' * 4}"
 WORKSPACE = "mlw-test"
+WORKSPACE_ID = (
+    "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-test/providers/"
+    f"Microsoft.MachineLearningServices/workspaces/{WORKSPACE}"
+)
 KEY_VAULT = "kv-test-4k2x9z"
 TOKEN = "hf_test_token_not_a_real_one"
 KEY_VAULT_SECRETS_USER = "4633458b-17de-408a-b874-0445c86b69e6"
@@ -81,6 +85,10 @@ ARGS = ServingEndpointArgs(
     workspace_name=WORKSPACE,
     key_vault_name=KEY_VAULT,
     image_reference=IMAGE,
+    served_model_name="deepseek-r1-distill-llama-8b",
+    # The Hub path: the token tests below need it (staged weights take no token: test_model_weights).
+    weights_source="huggingface",
+    workspace_id=WORKSPACE_ID,
     hugging_face_token=None,
 )
 
@@ -345,7 +353,9 @@ def test_each_deployment_serves_its_settings(shape: tuple[DeploymentSettings, ..
         assert properties["endpointComputeType"] == "Managed"
         assert properties["instanceType"] == expected.instance_type
         assert properties["environmentId"] == environment.id
-        assert properties["environmentVariables"] == vllm_environment(expected)
+        assert properties["environmentVariables"] == vllm_environment(
+            expected, ARGS.served_model_name
+        )
         assert properties["appInsightsEnabled"] is True
         assert deployment.inputs["sku"] == {"name": "Default", "capacity": expected.instance_count}
         assert deployment.inputs["tags"] == ARGS.tags

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from lib.vllm_options import vllm_environment
-from settings import DEFAULT_MODEL, parse_settings
+from settings import DEFAULT_MODEL, DEFAULT_REVISION, parse_settings
 from tests.support import fake_monitor
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -85,6 +85,16 @@ def test_default_environment_becomes_the_expected_vllm_serve_command(fake_path: 
         ALL_INTERFACES,
         "--port",
         "8000",
+        "--revision",
+        DEFAULT_REVISION,
+        "--tokenizer-revision",
+        DEFAULT_REVISION,
+        "--served-model-name",
+        DEFAULT_MODEL,
+        "--tensor-parallel-size",
+        "1",
+        "--dtype",
+        "bfloat16",
         "--max-num-seqs",
         "16",
         "--max-model-len",
@@ -152,7 +162,11 @@ def test_extra_arguments_rendered_from_settings_reach_vllm(fake_path: str) -> No
                     "traffic": 100,
                     "vllm": {
                         "reasoningParser": "",
-                        "extraArgs": ["--enforce-eager", "--served-model-name", "r1 distill"],
+                        "extraArgs": [
+                            "--enforce-eager",
+                            "--override-generation-config",
+                            '{"temperature": 0.6, "top_p": 0.95}',
+                        ],
                     },
                 }
             ]
@@ -163,7 +177,11 @@ def test_extra_arguments_rendered_from_settings_reach_vllm(fake_path: str) -> No
     code, report, _, _ = run(fake_path, vllm_environment(settings.deployments[0]))
     assert code == 0
     assert "--reasoning-parser" not in report["argv"]
-    assert report["argv"][-3:] == ["--enforce-eager", "--served-model-name", "r1 distill"]
+    assert report["argv"][-3:] == [
+        "--enforce-eager",
+        "--override-generation-config",
+        '{"temperature": 0.6, "top_p": 0.95}',
+    ]
 
 
 def test_empty_options_are_left_to_vllm(fake_path: str) -> None:
@@ -204,7 +222,7 @@ def test_dockerfile_defaults_match_a_default_deployment() -> None:
     assert defaults == vllm_environment(default_deployment())
 
 
-REVISION = "74fbf131a939963dd1e244389bb61ad0d0440a4d"
+REVISION = DEFAULT_REVISION
 
 
 def test_revision_names_tensor_parallelism_and_dtype_reach_vllm(fake_path: str) -> None:

@@ -71,7 +71,8 @@ def test_key_mode_passes_the_key_as_a_container_app_secret(run: RunProgram) -> N
     mocks = run_app(serving.outputs, sorted(serving.secret_outputs))
     env = environment(mocks)
     assert env["VLLM_AZUREML_BASE_URL"]["value"] == serving.outputs["openaiBaseUrl"]
-    assert env["VLLM_AZUREML_MODEL"]["value"] == serving.outputs["deployments"]["blue"]["model"]
+    # The stable name every deployment answers to (docs/models.md), not one deployment's model id.
+    assert env["VLLM_AZUREML_MODEL"]["value"] == serving.outputs["servedModelName"]
     assert env["VLLM_AZUREML_API_KEY"] == {
         "name": "VLLM_AZUREML_API_KEY",
         "secretRef": "endpoint-key",

@@ -91,7 +91,7 @@ def test_a_changed_setting_is_an_update_with_old_and_new_values(run: RunProgram)
 
 
 def test_secrets_are_redacted_on_both_sides(run: RunProgram) -> None:
-    before = to_json(run("dev", huggingFaceToken={"secure": "x"}))
+    before = to_json(run("dev", huggingFaceToken={"secure": "x"}, weightsSource="huggingface"))
     report = plan_diff.render(before, before, TABLE, "same.json")
     assert "(no changes)" in report
     assert "offline-preview-secret" not in json.dumps(before)
