@@ -201,16 +201,22 @@ AUTOSCALE_TIME_ZONES = frozenset(
     }
 )
 
-# Hosts a model download from the Hugging Face Hub reaches. Needed as FQDN outbound rules when the
-# workspace's managed network only allows approved outbound traffic.
+# Hosts a model download from the Hugging Face Hub reaches, as FQDN outbound rules of a managed
+# network that only allows approved outbound traffic (docs/adr/0022-hugging-face-egress.md, with
+# the sources). huggingface_hub >= 1.0 downloads through hf_xet: the Hub (huggingface.co) names
+# the Xet CAS server (cas-server.xethub.hf.co) and that points at pre-signed transfer URLs
+# (transfer.xethub.hf.co); without Xet, downloads redirect to cas-bridge.xethub.hf.co or the
+# cdn-lfs hosts. Hugging Face lists nine hosts (hub-docs docs/hub/models-downloading.md, "Downloading
+# behind a proxy or firewall"), adds the EU and CDN-edge ones over time ("These hostnames may
+# change"), and recommends allowing the hf.co and huggingface.co suffixes. The managed network's
+# rules are enforced by Azure Firewall, whose leading "*." matches any number of labels but not the
+# apex (azure-docs articles/firewall/firewall-faq.yml), so three rules cover every host listed.
 HUGGING_FACE_FQDNS = (
     "huggingface.co",
-    "cdn-lfs.huggingface.co",
-    "cdn-lfs-us-1.huggingface.co",
-    "cdn-lfs.hf.co",
-    "cdn-lfs-us-1.hf.co",
-    "cas-bridge.xethub.hf.co",
-    "transfer.xethub.hf.co",
+    "*.hf.co",
+    # Legacy LFS CDN hosts (cdn-lfs[-us-1|-eu-1].huggingface.co); Microsoft's Hugging Face scenario
+    # lists cdn-lfs.huggingface.co (how-to-managed-network.md).
+    "*.huggingface.co",
 )
 
 # --- Choices ARM accepts, as the types settings hold them ---------------------------------------
