@@ -151,6 +151,10 @@ DEFAULTS: dict[str, Any] = {
     "baseImage": DEFAULT_BASE_IMAGE,
     "baseImageSource": "import",
     "dockerHubCredentialSet": "",
+    # Docker Hub credentials for the base image import (docs/adr/0023): a user and an access
+    # token, the token a secret. Empty: the import is anonymous, and rate-limited.
+    "dockerHubUsername": "",
+    "dockerHubToken": "",
     "huggingFaceToken": "",
     # Off: the endpoint's own auth is the gate. Set, it is defence in depth for vLLM's /v1 routes
     # and needs authMode Key with the endpoint key set to the same value (docs/adr/0010).
@@ -164,4 +168,4 @@ DEFAULTS: dict[str, Any] = {
     "deployments": [DEFAULT_DEPLOYMENT],
 }
 # Keys that only `pulumi config set --secret` may set: refused in plaintext, never echoed.
-SECRET_KEYS = frozenset({"huggingFaceToken", "vllmApiKey"})
+SECRET_KEYS = frozenset({"huggingFaceToken", "vllmApiKey", "dockerHubToken"})

@@ -175,10 +175,14 @@ class Settings:
     base_image: str
     base_image_source: BaseImageSource
     docker_hub_credential_set: str | None
+    # The Docker Hub user for the base import; the token is docker_hub_token, a secret.
+    docker_hub_username: str | None
     # A Pulumi secret (Output) at run time, a plain string in unit tests; never logged.
     hugging_face_token: Any = field(repr=False, default=None)
     # vLLM's API key (docs/adr/0010), a Pulumi secret like the token; None when not configured.
     vllm_api_key: Any = field(repr=False, default=None)
+    # The Docker Hub access token (docs/adr/0023), a Pulumi secret; None when not configured.
+    docker_hub_token: Any = field(repr=False, default=None)
     deployments: tuple[DeploymentSettings, ...] = ()
     # What apps send as `model`: every deployment answers to it (docs/models.md).
     served_model_name: str = ""

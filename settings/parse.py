@@ -32,6 +32,7 @@ def parse_settings(
     project: str = PROJECT,
     hugging_face_token: Any = None,
     vllm_api_key: Any = None,
+    docker_hub_token: Any = None,
 ) -> Settings:
     """Validate one stack's configuration.
 
@@ -57,6 +58,7 @@ def parse_settings(
     rules.check_registry_for_network(reader, prefix, workspace)
     rules.check_fqdns_for_network(reader, prefix, workspace)
     rules.check_cache_rule_credentials(reader, prefix, image)
+    rules.check_docker_hub_credentials(reader, prefix, image, docker_hub_token is not None)
     rules.check_traffic(reader, f"{prefix}deployments", deployments)
     rules.check_vllm_api_key_auth(reader, prefix, endpoint.auth_mode, vllm_api_key is not None)
     if reader.problems:
@@ -86,8 +88,10 @@ def parse_settings(
         base_image=image.base_image,
         base_image_source=image.base_image_source,
         docker_hub_credential_set=image.docker_hub_credential_set,
+        docker_hub_username=image.docker_hub_username,
         hugging_face_token=hugging_face_token,
         vllm_api_key=vllm_api_key,
+        docker_hub_token=docker_hub_token,
         deployments=deployments,
         served_model_name=served_model_name,
         weights_source=weights_source,

@@ -1,7 +1,8 @@
 """The serving image: which vLLM base image, and how it reaches the stack's registry.
 
-Keys: ``baseImage``, ``baseImageSource``, ``dockerHubCredentialSet``. (``huggingFaceToken`` is a
-secret and reaches the settings from settings/pulumi_config.py, never as plain config.) The rule
+Keys: ``baseImage``, ``baseImageSource``, ``dockerHubCredentialSet``, ``dockerHubUsername``.
+(``huggingFaceToken`` and ``dockerHubToken`` are secrets and reach the settings from
+settings/pulumi_config.py, never as plain config.) The rule
 that ``cacheRule`` needs a credential set is in settings/rules.py.
 """
 
@@ -18,6 +19,8 @@ from settings.reader import Reader
 PINNED_IMAGE_PATTERN = (
     r"(docker\.io/)?[a-z0-9]+([._-][a-z0-9]+)*/[a-z0-9]+([._-][a-z0-9]+)*@sha256:[0-9a-f]{64}"
 )
+# A Docker Hub user (or organisation access-token owner) name: letters, digits, ".", "_" and "-".
+DOCKER_HUB_USERNAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,254}"
 # ACR credential set names.
 CREDENTIAL_SET_PATTERN = r"[a-zA-Z0-9-]{5,50}"
 
@@ -29,6 +32,7 @@ class ImageChoices:
     base_image: str
     base_image_source: BaseImageSource
     docker_hub_credential_set: str | None
+    docker_hub_username: str | None
 
 
 def parse_image(reader: Reader, prefix: str, values: Mapping[str, Any]) -> ImageChoices:
@@ -48,8 +52,15 @@ def parse_image(reader: Reader, prefix: str, values: Mapping[str, Any]) -> Image
         r"|" + CREDENTIAL_SET_PATTERN,
         "must be empty or the name of an ACR credential set (5-50 letters, digits or '-')",
     )
+    username = reader.string(
+        f"{prefix}dockerHubUsername",
+        values["dockerHubUsername"],
+        r"|" + DOCKER_HUB_USERNAME_PATTERN,
+        "must be empty or a Docker Hub user name (letters, digits, '.', '_' or '-')",
+    )
     return ImageChoices(
         base_image=base_image,
         base_image_source=source,
         docker_hub_credential_set=credential_set or None,
+        docker_hub_username=username or None,
     )

@@ -42,6 +42,7 @@ def load_settings(
     hugging_face_token: Any = None,
     secret_keys: Collection[str] = (),
     vllm_api_key: Any = None,
+    docker_hub_token: Any = None,
 ) -> Settings:
     """Validate raw Pulumi configuration: ``entries`` maps full keys ("vllm-azureml:owner",
     "azure-native:location") to the strings Pulumi hands a program; ``secret_keys`` are the keys
@@ -75,6 +76,7 @@ def load_settings(
         project,
         hugging_face_token=hugging_face_token,
         vllm_api_key=vllm_api_key,
+        docker_hub_token=docker_hub_token,
     )
 
 
@@ -104,4 +106,5 @@ def from_pulumi() -> Settings:
         hugging_face_token=_secret(entries, secret_keys, project, "huggingFaceToken"),
         secret_keys=secret_keys,
         vllm_api_key=_secret(entries, secret_keys, project, "vllmApiKey"),
+        docker_hub_token=_secret(entries, secret_keys, project, "dockerHubToken"),
     )

@@ -61,6 +61,25 @@ def check_cache_rule_credentials(reader: Reader, prefix: str, image: ImageChoice
         )
 
 
+def check_docker_hub_credentials(
+    reader: Reader, prefix: str, image: ImageChoices, has_token: bool
+) -> None:
+    """dockerHubUsername and dockerHubToken go together: Docker Hub needs both to authenticate."""
+    if not reader.ok(f"{prefix}dockerHubUsername"):
+        return
+    if image.docker_hub_username and not has_token:
+        reader.problem(
+            f"{prefix}dockerHubUsername",
+            image.docker_hub_username,
+            "needs dockerHubToken too: `pulumi config set --secret dockerHubToken <access token>`",
+        )
+    if has_token and not image.docker_hub_username:
+        reader.problems.append(
+            f"{prefix}dockerHubToken: needs dockerHubUsername too: "
+            "`pulumi config set dockerHubUsername <user>`"
+        )
+
+
 def check_concurrency_matches_batch(
     reader: Reader, key: str, concurrency: int, vllm: VllmSettings, allow_mismatch: bool
 ) -> None:
