@@ -117,7 +117,8 @@ class VllmImageArgs:
     ``base_image`` is the Docker Hub vLLM image, pinned by digest; ``base_image_source`` how it
     reaches the registry (``importImage``, or ``cacheRule`` through the registry's Docker Hub
     credential set ``docker_hub_credential_set``); ``repository`` the registry repository the
-    built image is pushed to. The rest is the workspace registry.
+    built image is pushed to. The rest is the workspace registry. ``docker_hub_username`` and
+    ``docker_hub_token`` (a secret), when set, authenticate the import (docs/adr/0023).
     """
 
     base_image: str
@@ -128,6 +129,8 @@ class VllmImageArgs:
     registry_name: pulumi.Input[str]
     registry_login_server: pulumi.Input[str]
     registry_id: pulumi.Input[str]
+    docker_hub_username: str | None = None
+    docker_hub_token: pulumi.Input[str] | None = None
 
 
 class VllmImage(pulumi.ComponentResource):
@@ -199,6 +202,9 @@ class VllmImage(pulumi.ComponentResource):
                 source_registry=DOCKER_HUB,
                 source_image=f"{base.repository}@{base.digest}",
                 target_repository=base.repository,
+                # Docker Hub limits anonymous pulls per IP; credentials lift that (ADR 0023).
+                source_username=args.docker_hub_username,
+                source_password=args.docker_hub_token,
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )

@@ -162,3 +162,16 @@ def test_the_token_is_a_secret_input_and_output(run: RunProgram) -> None:
     imported = result.one("pulumi-python:dynamic/containerregistry:ImportImage")
     assert imported.is_secret("source_password")
     assert imported.input("source_username") == "ml-bot"
+
+
+def test_the_stack_files_token_reaches_the_import_as_a_secret(run: RunProgram) -> None:
+    result = run("dev", dockerHubUsername="ml-bot", dockerHubToken={"secure": "ciphertext"})
+    imported = result.one("pulumi-python:dynamic/containerregistry:ImportImage")
+    assert imported.input("source_username") == "ml-bot"
+    assert imported.is_secret("source_password")
+
+
+def test_a_stack_without_them_imports_anonymously(run: RunProgram) -> None:
+    imported = run("dev").one("pulumi-python:dynamic/containerregistry:ImportImage")
+    assert imported.input("source_username") is None
+    assert imported.input("source_password") is None
