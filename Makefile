@@ -33,6 +33,7 @@ lint: install
 	$(BIN)/hadolint --no-color docker/Dockerfile
 	$(BIN)/shellcheck --shell=bash docker/entrypoint.sh .ci/run
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/actionlint -oneline -no-color
+	$(BIN)/python -m tools.schema --check
 
 typecheck: install
 	$(BIN)/pyright

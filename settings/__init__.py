@@ -11,7 +11,10 @@ Nothing else in the program reads Pulumi's configuration. One job per module:
   ``parse_image.py`` (base image), ``parse_deployment.py`` (deployments, vLLM, probes) and
   ``parse_autoscale.py``; a new key goes into its area's parser, its default into defaults.py;
 * ``rules.py``: rules that combine keys;
-* ``pulumi_config.py``: the only module that touches Pulumi's config (:func:`from_pulumi`).
+* ``pulumi_config.py``: the only module that touches Pulumi's config (:func:`from_pulumi`);
+* ``schema.py``, ``schema_stack.py``, ``schema_deployment.py``: the settings table (key, type,
+  default, allowed values, description) that ``python -m tools.schema`` generates ``Pulumi.yaml``'s
+  ``config:`` block and docs/configuration.md from.
 
 Azure's own facts and limits (regions, GPU sizes, time zones, service limits) are in lib/catalog.py.
 This module re-exports the public names, so ``from settings import ...`` is all callers need.
@@ -44,6 +47,7 @@ from settings.defaults import (
     DEFAULT_INSTANCE_TYPE,
     DEFAULT_LIVENESS_PROBE,
     DEFAULT_MODEL,
+    DEFAULT_PROFILE,
     DEFAULT_READINESS_PROBE,
     DEFAULT_REVISION,
     DEFAULT_VLLM,
@@ -73,6 +77,13 @@ from settings.parse_stack import STACK_NAME_PATTERN
 from settings.parse_workspace import FQDN_PATTERN
 from settings.pulumi_config import from_pulumi, load_settings
 from settings.reader import SettingsError
+from settings.schema import Key, Section
+from settings.schema_deployment import DEPLOYMENT_SECTIONS
+from settings.schema_stack import STACK
+
+# The settings table (key, type, default, allowed values, description), section by section: the
+# source tools/schema.py generates Pulumi.yaml's config block and docs/configuration.md from.
+SETTINGS_TABLE: tuple[Section, ...] = (STACK, *DEPLOYMENT_SECTIONS)
 
 __all__ = [
     "AUTH_MODES",
@@ -87,6 +98,7 @@ __all__ = [
     "DEFAULT_INSTANCE_TYPE",
     "DEFAULT_LIVENESS_PROBE",
     "DEFAULT_MODEL",
+    "DEFAULT_PROFILE",
     "DEFAULT_READINESS_PROBE",
     "DEFAULT_REVISION",
     "DEFAULT_VLLM",
@@ -109,6 +121,7 @@ __all__ = [
     "REGISTRY_SKUS",
     "RESOURCE_GROUP_PATTERN",
     "SECRET_KEYS",
+    "SETTINGS_TABLE",
     "STACK_NAME_PATTERN",
     "VLLM_MANAGED_FLAGS",
     "WEEKDAYS",
@@ -116,8 +129,10 @@ __all__ = [
     "AutoscaleSettings",
     "BaseImageSource",
     "DeploymentSettings",
+    "Key",
     "ProbeSettings",
     "RecurrenceProfile",
+    "Section",
     "Settings",
     "SettingsError",
     "VllmSettings",

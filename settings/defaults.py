@@ -1,7 +1,8 @@
 """Defaults for every configuration key, each with the reason it is the default.
 
 Secure by default: the safe value needs no configuration, the unsafe one a deliberate key.
-``Pulumi.yaml`` declares the same defaults for the CLI, and a test keeps the two in step.
+``python -m tools.schema`` writes them into ``Pulumi.yaml``'s ``config:`` block and
+docs/configuration.md, with the rows of the settings table (settings/schema*.py).
 """
 
 from __future__ import annotations
@@ -101,6 +102,16 @@ DEFAULT_AUTOSCALE = {
     "profiles": [],
     "notifyEmails": [],
     "notifyWebhooks": [],
+}
+# One recurrence profile of an autoscale setting; its name defaults to profile-<index>.
+DEFAULT_PROFILE = {
+    # Working days: the usual reason for a schedule is business hours.
+    "days": ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday"],
+    # No default start: a schedule without a time says nothing.
+    "start": "",
+    "minInstances": 1,
+    "defaultInstances": 1,
+    "maxInstances": 1,
 }
 DEFAULT_DEPLOYMENT = {
     "name": "blue",

@@ -27,7 +27,7 @@ from lib.catalog import (
     Weekday,
 )
 from settings import rules
-from settings.defaults import DEFAULT_AUTOSCALE
+from settings.defaults import DEFAULT_AUTOSCALE, DEFAULT_PROFILE
 from settings.model import AutoscaleSettings, RecurrenceProfile
 from settings.reader import Reader, near_miss
 
@@ -137,14 +137,7 @@ def _parse_profiles(reader: Reader, key: str, raw: Any) -> tuple[RecurrenceProfi
 
 
 def _parse_profile(reader: Reader, key: str, raw: Any, index: int) -> RecurrenceProfile:
-    defaults = {
-        "name": f"profile-{index}",
-        "days": list(WEEKDAYS[:5]),
-        "start": "",
-        "minInstances": 1,
-        "defaultInstances": 1,
-        "maxInstances": 1,
-    }
+    defaults = {"name": f"profile-{index}", **DEFAULT_PROFILE}
     values = reader.mapping(key, raw, defaults)
     name = reader.string(
         f"{key}.name",
