@@ -4,6 +4,7 @@ recurrence profiles (format: settings/schema.py)."""
 from __future__ import annotations
 
 from lib import catalog
+from lib.models import DTYPE_BYTES, FACT_KEYS
 from lib.vllm_options import MAX_EXTRA_ARGS
 from settings.defaults import (
     DEFAULT_AUTOSCALE,
@@ -13,7 +14,6 @@ from settings.defaults import (
     DEFAULT_READINESS_PROBE,
     DEFAULT_VLLM,
 )
-from lib.models import DTYPE_BYTES, FACT_KEYS
 from settings.schema import Key, Section
 
 _LIMIT = catalog.MAX_INSTANCES_PER_DEPLOYMENT
