@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
+
+from openai import OpenAI
 
 ENV_BASE_URL = "VLLM_AZUREML_BASE_URL"
 ENV_API_KEY = "VLLM_AZUREML_API_KEY"
@@ -26,3 +29,11 @@ def required(name: str) -> str:
     if not value:
         sys.exit(f"Set {name} first (see the top of examples/common.py).")
     return value
+
+
+def client(token_provider: Callable[[], str] | None = None) -> OpenAI:
+    """An OpenAI client for the endpoint: its base URL, the key from the environment (or an Entra ID
+    token provider), the timeout above, and the SDK's retries for connection errors and 429s."""
+    base_url = required(ENV_BASE_URL)
+    api_key = token_provider or required(ENV_API_KEY)
+    return OpenAI(base_url=base_url, api_key=api_key, timeout=TIMEOUT_SECONDS, max_retries=2)

@@ -15,9 +15,8 @@ import sys
 
 from azure.core.credentials import TokenCredential
 from azure.identity import DefaultAzureCredential, get_bearer_token_provider
-from openai import OpenAI
 
-from examples.common import ENV_BASE_URL, ENV_MODEL, TEMPERATURE, TIMEOUT_SECONDS, required
+from examples.common import ENV_MODEL, TEMPERATURE, client, required
 
 # The audience AzureML online endpoints accept in AADToken mode (FIELD_NOTES, auth modes).
 SCOPE = "https://ml.azure.com/.default"
@@ -25,13 +24,8 @@ SCOPE = "https://ml.azure.com/.default"
 
 def main(question: str, credential: TokenCredential | None = None) -> str:
     token_provider = get_bearer_token_provider(credential or DefaultAzureCredential(), SCOPE)
-    client = OpenAI(
-        base_url=required(ENV_BASE_URL),
-        api_key=token_provider,
-        timeout=TIMEOUT_SECONDS,
-        max_retries=2,
-    )
-    answer = client.chat.completions.create(
+    openai_client = client(token_provider)
+    answer = openai_client.chat.completions.create(
         model=required(ENV_MODEL),
         messages=[{"role": "user", "content": question}],
         temperature=TEMPERATURE,

@@ -7,26 +7,12 @@ from __future__ import annotations
 
 import sys
 
-from openai import OpenAI
-
-from examples.common import (
-    ENV_API_KEY,
-    ENV_BASE_URL,
-    ENV_MODEL,
-    TEMPERATURE,
-    TIMEOUT_SECONDS,
-    required,
-)
+from examples.common import ENV_MODEL, TEMPERATURE, client, required
 
 
 def main(question: str) -> str:
-    client = OpenAI(
-        base_url=required(ENV_BASE_URL),
-        api_key=required(ENV_API_KEY),
-        timeout=TIMEOUT_SECONDS,
-        max_retries=2,
-    )
-    answer = client.chat.completions.create(
+    openai_client = client()
+    answer = openai_client.chat.completions.create(
         model=required(ENV_MODEL),
         messages=[{"role": "user", "content": question}],
         temperature=TEMPERATURE,

@@ -13,16 +13,7 @@ import sys
 from collections.abc import Iterator
 from typing import Any, TextIO
 
-from openai import OpenAI
-
-from examples.common import (
-    ENV_API_KEY,
-    ENV_BASE_URL,
-    ENV_MODEL,
-    TEMPERATURE,
-    TIMEOUT_SECONDS,
-    required,
-)
+from examples.common import ENV_MODEL, TEMPERATURE, client, required
 
 
 def _reasoning(delta: Any) -> str:
@@ -33,13 +24,8 @@ def _reasoning(delta: Any) -> str:
 
 def stream(question: str) -> Iterator[tuple[str, str]]:
     """(kind, text) pieces as they arrive: kind is "reasoning" or "answer"."""
-    client = OpenAI(
-        base_url=required(ENV_BASE_URL),
-        api_key=required(ENV_API_KEY),
-        timeout=TIMEOUT_SECONDS,
-        max_retries=2,
-    )
-    chunks = client.chat.completions.create(
+    openai_client = client()
+    chunks = openai_client.chat.completions.create(
         model=required(ENV_MODEL),
         messages=[{"role": "user", "content": question}],
         temperature=TEMPERATURE,
