@@ -78,9 +78,8 @@ def main(argv: list[str] | None = None) -> int:
         result = simulate.run(recorded, traffic.scaled(load, args.scale), model, options)
     except sim_inputs.InputsError as error:
         return _fail(str(error))
-    figures = report.summary(
-        result, args.hourly_price, "--hourly-price" if args.hourly_price else ""
-    )
+    price, price_source = _price(args.hourly_price, recorded.deployment)
+    figures = report.summary(result, price, price_source)
     print(json.dumps(figures, indent=2, sort_keys=True) if args.json else report.text(figures))
     if args.plot:
         args.plot.write_bytes(
@@ -93,6 +92,21 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
     return 0
+
+
+def _price(given: float | None, deployment: sim_inputs.DeploymentModel) -> tuple[float | None, str]:
+    """--hourly-price, else the dated price table (lib/prices.json); never a guess."""
+    if given is not None:
+        return given, "--hourly-price"
+    from lib import prices
+
+    table = prices.load()
+    hourly = table.hourly(deployment.region, deployment.instance_type)
+    if hourly is None:
+        return None, table.unknown(
+            deployment.region or "an unrecorded region", deployment.instance_type
+        )
+    return hourly, f"lib/prices.json, {table.currency}, retrieved {table.retrieved}"
 
 
 def _from_program(stack: str, deployment: str | None) -> sim_inputs.SimInputs:

@@ -93,6 +93,8 @@ class DeploymentModel:
     max_concurrent_requests_per_instance: int
     request_timeout_seconds: float
     max_num_seqs: int
+    # The deployment's region (for its price); empty in recordings made before it was kept.
+    region: str = ""
 
 
 @dataclass(frozen=True)
@@ -168,6 +170,7 @@ def _deployment(inputs: dict[str, Any]) -> DeploymentModel:
         ),
         request_timeout_seconds=minutes(request.get("requestTimeout", "PT5S")) * 60,
         max_num_seqs=int(environment["SERVE_MAX_NUM_SEQS"]),
+        region=inputs.get("location", ""),
     )
 
 

@@ -53,9 +53,9 @@ def summary(result: Result, hourly_price: float | None, price_source: str = "") 
         "flappingSkips": result.flapping_skips,
         **_fates(result.requests),
     }
+    out["priceSource"] = price_source
     if hourly_price is not None:
         out["hourlyPrice"] = hourly_price
-        out["priceSource"] = price_source
         out["cost"] = round(result.instance_hours * hourly_price, 2)
         out["oracleCost"] = round(oracle_hours * hourly_price, 2)
     if result.traffic.focus:
@@ -97,7 +97,9 @@ def text(summary: dict[str, Any]) -> str:
             f"({summary['priceSource']}); oracle {summary['oracleCost']:.2f}"
         )
     else:
-        lines.append("  cost                not computed: pass --hourly-price")
+        lines.append(
+            f"  cost                not computed: {summary['priceSource']}; pass --hourly-price"
+        )
     for label, block in (("all", summary), ("focus", summary.get("focus"))):
         if not block:
             continue
