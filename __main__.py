@@ -10,10 +10,11 @@ import pulumi
 import pulumi_azure_native as azure_native
 
 from components.autoscale import DeploymentAutoscale, DeploymentAutoscaleArgs
+from components.dashboard import DashboardDeployment, StackDashboard, StackDashboardArgs, priced
 from components.endpoint import ServingEndpoint, ServingEndpointArgs
 from components.image import VllmImage, VllmImageArgs
 from components.workspace import MlWorkspace, MlWorkspaceArgs, WorkspaceNames
-from lib import preflight
+from lib import preflight, prices
 from lib.naming import StackNames
 from settings import from_pulumi
 from settings.parse_models import fit_summary
@@ -120,6 +121,28 @@ for deployment in settings.autoscaled_deployments:
         ),
     )
 
+price_table = prices.load()
+dashboard = StackDashboard(
+    "dashboard",
+    StackDashboardArgs(
+        project=settings.project,
+        stack=settings.stack,
+        location=settings.location,
+        resource_group_name=workspace.resource_group_name,
+        tags=tags,
+        deployments=[
+            DashboardDeployment(
+                deployment.name,
+                endpoint.deployment_ids[deployment.name],
+                deployment.instance_type,
+                deployment.publish_metrics,
+                *priced(price_table, settings.location, deployment.instance_type),
+            )
+            for deployment in settings.deployments
+        ],
+    ),
+)
+
 # What apps and tools read (README, "Stack outputs"). The key is a secret and exists in Key mode only.
 pulumi.export("region", settings.location)
 pulumi.export("resourceGroupName", workspace.resource_group_name)
@@ -150,10 +173,13 @@ pulumi.export(
             "maxConcurrentRequestsPerInstance": deployment.max_concurrent_requests_per_instance,
             "requestTimeoutSeconds": deployment.request_timeout_seconds,
             "autoscale": deployment.autoscale.enabled,
+            "publishMetrics": deployment.publish_metrics,
         }
         for deployment in settings.deployments
     },
 )
 pulumi.export("imageReference", image.image_reference)
+# The stack's Azure Monitor workbook: instances, requests, 429/408, vLLM's queue, KV cache, TTFT.
+pulumi.export("dashboardUrl", dashboard.workbook_url)
 if endpoint.primary_key is not None:
     pulumi.export("primaryKey", endpoint.primary_key)

@@ -5,40 +5,23 @@ here. The endpoint component ignores changes to that capacity while autoscale is
 ``pulumi up`` never undoes what autoscale did; with autoscale off there is no setting at all and the
 stack file's ``instanceCount`` rules again.
 
-How Azure Monitor evaluates the rules (autoscale-best-practices, autoscale-understanding-settings):
-it scales out when ANY scale-out rule is met and scales in only when ALL scale-in rules are met, so
-"scale in only when latency AND GPU are both low" is two scale-in rules. After any scale action it
-waits for that rule's cooldown before scaling again in either direction.
+How Azure Monitor evaluates the rules (autoscale-understanding-settings.md): it scales out when
+ANY scale-out rule is met and scales in only when ALL scale-in rules are met; after any scale action
+it waits for that action's cooldown before scaling again in either direction. The rules themselves
+(what they read and why) come from lib/autoscale_rules.py; docs/adr/0026-autoscale-on-vllm-load.md.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
 
 import pulumi
 import pulumi_azure_native as azure_native
 
+from lib import autoscale_rules
+from lib.autoscale_rules import RulePolicy
 from settings import AutoscaleSettings
-
-# Azure Monitor's namespace for the deployment's own platform metrics. Both rules read metrics the
-# deployment itself publishes (supported-metrics reference for this resource type), so no
-# dimension filter is needed: the endpoint-level latency metrics would have to be split by the
-# `deployment` dimension instead.
-DEPLOYMENT_METRIC_NAMESPACE = (
-    "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/deployments"
-)
-# Percent of time the instance's GPU was busy, averaged over the deployment's instances.
-GPU_UTILIZATION_METRIC = "GpuUtilizationPercentage"
-# Requests per minute, split by the status the endpoint's Envoy front end answered; 429 is
-# AzureML's admission control turning requests away (more than 2 x maxConcurrentRequestsPerInstance
-# per instance in flight).
-REQUESTS_METRIC = "RequestsPerMinute"
-RESPONSE_CODE_DIMENSION = "envoy_response_code"
-REJECTED_STATUS = "429"
-# These metrics are published at one-minute grain only (and PT1M is Azure Monitor's finest).
-METRIC_TIME_GRAIN = "PT1M"
 
 
 def iso8601_minutes(minutes: int) -> str:
@@ -72,10 +55,10 @@ class DeploymentAutoscale(pulumi.ComponentResource):
     """One Azure Monitor autoscale setting for one online deployment.
 
     The default profile carries the deployment's instance bounds; each recurrence profile from the
-    settings repeats the same rules with its own bounds. Rules: add ``scaleOutStep`` instances when
-    the deployment's request latency percentile or its GPU utilisation stays above its threshold
-    for ``scaleOutWindowMinutes``; remove ``scaleInStep`` when both stay below their (lower)
-    thresholds for ``scaleInWindowMinutes``.
+    settings repeats the same rules with its own bounds. With ``metricsMode: vllm``: scale out when
+    requests wait in vLLM, when its batch stays nearly full, or when the endpoint answers 429;
+    scale in when the batch stays half empty. With ``metricsMode: platform``: scale out on 429,
+    scale in on requests per instance. Thresholds default from the deployment's ``maxNumSeqs``.
     """
 
     autoscale_setting_id: pulumi.Output[str]
@@ -175,110 +158,72 @@ def _capacity(minimum: int, default: int, maximum: int) -> azure_native.monitor.
     )
 
 
-@dataclass(frozen=True)
-class _Rule:
-    """One scale rule: scale ``direction`` when ``metric`` compares by ``operator`` to
-    ``threshold`` over the direction's window, counting only the ``dimensions`` given."""
-
-    direction: Literal["out", "in"]
-    metric: str
-    operator: azure_native.monitor.ComparisonOperationType
-    threshold: float
-    dimensions: tuple[azure_native.monitor.ScaleRuleMetricDimensionArgs, ...] = ()
-
-
-def _rule_table(autoscale: AutoscaleSettings) -> list[_Rule]:
-    """The rules each profile carries, in the order Azure Monitor receives them. It scales out
-    when ANY scale-out rule is met and in only when ALL scale-in rules are."""
-    monitor = azure_native.monitor
-    greater, less = (
-        monitor.ComparisonOperationType.GREATER_THAN,
-        monitor.ComparisonOperationType.LESS_THAN,
+def policy(autoscale: AutoscaleSettings) -> RulePolicy:
+    """The thresholds settings resolved for this deployment (defaults already follow its
+    ``maxNumSeqs``), as the rule generator takes them."""
+    return RulePolicy(
+        metrics_mode=autoscale.metrics_mode,
+        scale_out_waiting=autoscale.scale_out_waiting_requests,
+        scale_out_running=autoscale.scale_out_running_requests,
+        scale_out_rejected_per_minute=autoscale.scale_out_rejected_per_minute,
+        scale_in_running=autoscale.scale_in_running_requests,
+        scale_in_requests_per_minute=autoscale.scale_in_requests_per_minute,
+        scale_out_window_minutes=autoscale.scale_out_window_minutes,
+        scale_in_window_minutes=autoscale.scale_in_window_minutes,
+        scale_out_step=autoscale.scale_out_step,
+        scale_out_rejected_step=autoscale.scale_out_rejected_step,
+        scale_in_step=autoscale.scale_in_step,
+        scale_out_cooldown_minutes=autoscale.scale_out_cooldown_minutes,
+        scale_in_cooldown_minutes=autoscale.scale_in_cooldown_minutes,
     )
-    latency, gpu = autoscale.latency_metric, GPU_UTILIZATION_METRIC
-    rules: list[_Rule] = []
-    if autoscale.scale_out_rejected_per_minute > 0:
-        # Turned-away requests are the plainest sign that capacity ran out, whatever latency and
-        # GPU say: the requests that got in may still be fast.
-        rejected = monitor.ScaleRuleMetricDimensionArgs(
-            dimension_name=RESPONSE_CODE_DIMENSION,
-            operator=monitor.ScaleRuleMetricDimensionOperationType.EQUALS,
-            values=[REJECTED_STATUS],
-        )
-        at_least = monitor.ComparisonOperationType.GREATER_THAN_OR_EQUAL
-        rules.append(
-            _Rule(
-                "out",
-                REQUESTS_METRIC,
-                at_least,
-                autoscale.scale_out_rejected_per_minute,
-                (rejected,),
-            )
-        )
-    # Scale out when EITHER signal is high: latency is what users feel (requests queue in vLLM
-    # once more than maxNumSeqs are in flight); GPU utilisation catches a busy GPU.
-    rules.append(_Rule("out", latency, greater, autoscale.scale_out_latency_ms))
-    rules.append(_Rule("out", gpu, greater, autoscale.scale_out_gpu_percent))
-    # Scale in only when BOTH are low over the longer window (Azure requires every scale-in rule
-    # to be met), so a cold start is never paid for a short lull. scaleInLatencyMs 0 leaves GPU
-    # alone to decide (for deployments that go fully idle; see settings).
-    if autoscale.scale_in_latency_ms > 0:
-        rules.append(_Rule("in", latency, less, autoscale.scale_in_latency_ms))
-    rules.append(_Rule("in", gpu, less, autoscale.scale_in_gpu_percent))
-    return rules
 
 
 def _rules(
     autoscale: AutoscaleSettings, deployment_id: pulumi.Input[str]
 ) -> list[azure_native.monitor.ScaleRuleArgs]:
-    """:func:`_rule_table` as Azure Monitor takes it: each rule with its metric trigger and the
-    scale action of its direction."""
-    monitor = azure_native.monitor
-    windows = {
-        "out": iso8601_minutes(autoscale.scale_out_window_minutes),
-        "in": iso8601_minutes(autoscale.scale_in_window_minutes),
-    }
-    actions = {
-        "out": monitor.ScaleActionArgs(
-            direction=monitor.ScaleDirection.INCREASE,
-            type=monitor.ScaleType.CHANGE_COUNT,
-            value=str(autoscale.scale_out_step),
-            # Covers a GPU cold start (provisioning, image pull, weight download, load): a shorter
-            # cooldown adds instances while the last ones are still starting.
-            cooldown=iso8601_minutes(autoscale.scale_out_cooldown_minutes),
+    """lib/autoscale_rules.py's rules as the SDK's args. Every rule reads a metric of the
+    deployment itself: its platform metrics, or the publisher's ``vllm`` namespace, which the
+    publisher sends to the same resource (docs/adr/0025)."""
+    return [_rule(rule, deployment_id) for rule in autoscale_rules.rules(policy(autoscale))]
+
+
+def _rule(
+    rule: autoscale_rules.Rule, deployment_id: pulumi.Input[str]
+) -> azure_native.monitor.ScaleRuleArgs:
+    trigger = rule.trigger
+    dimensions = None
+    if trigger.dimension:
+        dimensions = [
+            azure_native.monitor.ScaleRuleMetricDimensionArgs(
+                dimension_name=trigger.dimension[0],
+                operator=azure_native.monitor.ScaleRuleMetricDimensionOperationType.EQUALS,
+                values=[trigger.dimension[1]],
+            )
+        ]
+    return azure_native.monitor.ScaleRuleArgs(
+        metric_trigger=azure_native.monitor.MetricTriggerArgs(
+            metric_name=trigger.metric_name,
+            metric_namespace=trigger.metric_namespace,
+            metric_resource_uri=deployment_id,
+            time_grain=iso8601_minutes(autoscale_rules.TIME_GRAIN_MINUTES),
+            statistic=azure_native.monitor.MetricStatisticType(trigger.statistic),
+            time_aggregation=azure_native.monitor.TimeAggregationType(trigger.time_aggregation),
+            time_window=iso8601_minutes(trigger.window_minutes),
+            operator=azure_native.monitor.ComparisonOperationType(trigger.operator),
+            threshold=trigger.threshold,
+            divide_per_instance=trigger.divide_per_instance,
+            dimensions=dimensions,
         ),
-        "in": monitor.ScaleActionArgs(
-            direction=monitor.ScaleDirection.DECREASE,
-            type=monitor.ScaleType.CHANGE_COUNT,
-            value=str(autoscale.scale_in_step),
-            # By default as long as the scale-in window, so each further scale-in is decided on
-            # data measured after the previous one, not on the window that already triggered it.
-            # Azure holds scale-out for this long too, which the 30-minute low-load window makes
-            # rare.
-            cooldown=iso8601_minutes(autoscale.scale_in_cooldown_minutes),
+        scale_action=azure_native.monitor.ScaleActionArgs(
+            direction=azure_native.monitor.ScaleDirection(rule.direction),
+            type=azure_native.monitor.ScaleType.CHANGE_COUNT,
+            value=str(rule.step),
+            # Scale-out: longer than a GPU cold start, so the rules look again only once the new
+            # instances serve. Scale-in: short, because Azure's one cooldown also holds back the
+            # next scale-out (docs/adr/0026).
+            cooldown=iso8601_minutes(rule.cooldown_minutes),
         ),
-    }
-    return [
-        monitor.ScaleRuleArgs(
-            metric_trigger=monitor.MetricTriggerArgs(
-                metric_name=rule.metric,
-                metric_namespace=DEPLOYMENT_METRIC_NAMESPACE,
-                metric_resource_uri=deployment_id,
-                time_grain=METRIC_TIME_GRAIN,
-                # These metrics publish Average; averaging over instances, then over the window,
-                # reacts to sustained load and not to one long request or one busy minute.
-                statistic=monitor.MetricStatisticType.AVERAGE,
-                time_aggregation=monitor.TimeAggregationType.AVERAGE,
-                time_window=windows[rule.direction],
-                operator=rule.operator,
-                threshold=rule.threshold,
-                divide_per_instance=False,
-                dimensions=list(rule.dimensions) or None,
-            ),
-            scale_action=actions[rule.direction],
-        )
-        for rule in _rule_table(autoscale)
-    ]
+    )
 
 
 def _notifications(

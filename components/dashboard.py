@@ -26,6 +26,7 @@ import pulumi
 from pulumi_azure_native import applicationinsights
 
 from lib.autoscale_rules import PLATFORM_NAMESPACE, RESPONSE_CODE_DIMENSION
+from lib.prices import PriceTable
 
 WORKBOOK_VERSION = "Notebook/1.0"
 CUSTOM_NAMESPACE = "vllm"
@@ -46,7 +47,7 @@ class DashboardDeployment:
     publishes_vllm_metrics: bool
     # From lib/prices.py: the price per instance-hour and where it comes from, or None.
     hourly_price: float | None = None
-    price_note: str = ""
+    price_note: str = "no price in lib/prices.json"
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,14 @@ class StackDashboardArgs:
     resource_group_name: pulumi.Input[str]
     tags: Mapping[str, str]
     deployments: Sequence[DashboardDeployment]
+
+
+def priced(table: PriceTable, region: str, size: str) -> tuple[float | None, str]:
+    """The hourly price of ``size`` in ``region`` and where it comes from, or None and why."""
+    hourly = table.hourly(region, size)
+    if hourly is None:
+        return None, f"no {region} price in lib/prices.json, retrieved {table.retrieved}"
+    return hourly, f"{table.currency}, lib/prices.json, retrieved {table.retrieved}"
 
 
 def workbook_name(project: str, stack: str) -> str:
@@ -108,7 +117,7 @@ def _cost_text(deployment: DashboardDeployment) -> str:
         )
     return (
         f"Cost per hour = instances x the hourly price of {deployment.instance_type} "
-        f"({deployment.price_note or 'no price in lib/prices.json'})."
+        f"({deployment.price_note})."
     )
 
 

@@ -32,7 +32,8 @@ from pulumi_azure_native import authorization, keyvault, machinelearningservices
 from components.model_weights import ModelWeights, ModelWeightsArgs, asset_name, asset_version
 from components.traffic import EndpointTraffic, EndpointTrafficArgs
 from lib import runtime
-from lib.roles import KEY_VAULT_SECRETS_USER_ROLE, assign_role
+from lib.metrics_environment import publisher_environment
+from lib.roles import KEY_VAULT_SECRETS_USER_ROLE, MONITORING_METRICS_PUBLISHER_ROLE, assign_role
 from lib.vllm_options import MODEL_DIR, vllm_environment
 from settings import DeploymentSettings, ProbeSettings, WeightsSource
 
@@ -226,6 +227,9 @@ class ServingEndpoint(pulumi.ComponentResource):
             )
             for deployment in args.deployments
         ]
+        for deployment, resource in zip(args.deployments, deployments, strict=True):
+            if deployment.publish_metrics:
+                self._metrics_publisher_role(name, deployment.name, resource, principal_id)
 
         traffic = self._traffic(name, args, endpoint, endpoint_revision, deployments)
 
@@ -464,6 +468,26 @@ class ServingEndpoint(pulumi.ComponentResource):
             )
         return staged
 
+    def _metrics_publisher_role(
+        self,
+        name: str,
+        deployment_name: str,
+        deployment: machinelearningservices.OnlineDeployment,
+        principal_id: pulumi.Output[str],
+    ) -> authorization.RoleAssignment:
+        """Let the endpoint identity (what MSI_ENDPOINT answers for inside the container) publish
+        custom metrics on this one deployment: the narrowest scope the ingestion API takes, since
+        the metrics are the deployment's own (docs/adr/0025-vllm-metrics-into-azure-monitor.md).
+        Until the assignment exists and propagates, the publisher backs off and vLLM serves."""
+        return assign_role(
+            f"{name}-{deployment_name}-metrics-publisher",
+            scope=deployment.id,
+            principal_id=principal_id,
+            role=MONITORING_METRICS_PUBLISHER_ROLE,
+            parent=self,
+            description="vLLM metrics publisher: custom metrics on this deployment",
+        )
+
     def _deployment(
         self,
         name: str,
@@ -486,6 +510,16 @@ class ServingEndpoint(pulumi.ComponentResource):
             environment_variables[MODEL_DIR] = MODEL_MOUNT_PATH
         for warning in deployment.fit.warnings if deployment.fit is not None else []:
             pulumi.log.warn(f"deployment {deployment.name}: {warning}", resource=self)
+        if deployment.publish_metrics:
+            # The deployment's own ARM id, spelled from the endpoint's: the deployment cannot
+            # take its own id as an input. The publisher sends vLLM's load there (ADR 0025).
+            environment_variables.update(
+                publisher_environment(
+                    pulumi.Output.concat(endpoint.id, "/deployments/", deployment.name),
+                    args.location,
+                    deployment.publish_interval_seconds,
+                )
+            )
         properties = machinelearningservices.ManagedOnlineDeploymentArgs(
             endpoint_compute_type="Managed",
             description=f"vLLM serving {deployment.model}@{deployment.revision[:12]}",

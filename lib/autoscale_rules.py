@@ -44,7 +44,6 @@ class RulePolicy:
     ``maxNumSeqs``); every number here is per instance unless its name says otherwise."""
 
     metrics_mode: MetricsMode
-    max_num_seqs: int
     scale_out_waiting: float
     scale_out_running: float
     scale_out_rejected_per_minute: int
@@ -81,18 +80,18 @@ class Rule:
     cooldown_minutes: int
 
 
-def default_policy_numbers(max_num_seqs: int) -> dict[str, float]:
-    """Threshold defaults that follow from the deployment's batch size (settings use these when a
-    key is not set). A full batch is ``max_num_seqs`` running streams."""
+def default_thresholds(max_num_seqs: int) -> dict[str, float]:
+    """Threshold defaults that follow from the deployment's batch size S (``--max-num-seqs``),
+    by settings key; settings use them for keys the stack file leaves out."""
     return {
-        # More than one request waiting per instance, on average over five minutes.
-        "scaleOutWaitingRequests": 1.0,
+        # More than one request waiting per 16 batch slots, on average over the window.
+        "scaleOutWaitingRequests": max(1.0, max_num_seqs / 16),
         # The batch is 85 % full on average: the front end is holding the rest.
         "scaleOutRunningRequests": round(0.85 * max_num_seqs, 2),
         # Half the batch empty for the whole scale-in window.
         "scaleInRunningRequests": round(0.5 * max_num_seqs, 2),
-        # Platform mode: an instance finishing fewer than half a batch of requests a minute
-        # (about a quarter of its batch busy with R1's ~30 s answers).
+        # Platform mode: an instance finishing fewer than 0.75 S requests a minute has about a
+        # third of its batch busy with R1's ~30 s answers (tools/autoscale_sim's model).
         "scaleInRequestsPerMinute": round(0.75 * max_num_seqs, 2),
     }
 

@@ -248,13 +248,6 @@ FIREWALL_SKUS: tuple[FirewallSku, ...] = get_args(FirewallSku)
 PrincipalType = Literal["User", "ServicePrincipal", "Group"]
 PRINCIPAL_TYPES: tuple[PrincipalType, ...] = get_args(PrincipalType)
 
-# Deployment-level latency percentiles Azure Monitor publishes for managed online deployments
-# (supported-metrics reference; there is no plain RequestLatency at this level).
-LatencyMetric = Literal[
-    "RequestLatency_P50", "RequestLatency_P90", "RequestLatency_P95", "RequestLatency_P99"
-]
-LATENCY_METRICS: tuple[LatencyMetric, ...] = get_args(LatencyMetric)
-
 # Day names of an autoscale recurrence schedule.
 Weekday = Literal["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 WEEKDAYS: tuple[Weekday, ...] = get_args(Weekday)
@@ -309,3 +302,5 @@ TAG_VALUE_PATTERN = rf"[^\x00-\x1f\x7f]{{0,{MAX_TAG_VALUE_LENGTH}}}"
 # project assigns.
 KEY_VAULT_SECRETS_USER_ROLE = "4633458b-17de-408a-b874-0445c86b69e6"
 KEY_VAULT_SECRETS_OFFICER_ROLE = "b86a8fe4-44ce-4948-aee5-eccb2c155cd7"
+# Lets a principal post custom metrics for a resource (metrics-store-custom-rest-api.md).
+MONITORING_METRICS_PUBLISHER_ROLE = "3913510d-42f4-4e42-8a64-420c390055eb"

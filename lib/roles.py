@@ -16,6 +16,7 @@ from pulumi_azure_native import authorization
 # The built-in role ids components assign, re-exported from the catalog where they are stated.
 from lib.catalog import KEY_VAULT_SECRETS_OFFICER_ROLE as KEY_VAULT_SECRETS_OFFICER_ROLE
 from lib.catalog import KEY_VAULT_SECRETS_USER_ROLE as KEY_VAULT_SECRETS_USER_ROLE
+from lib.catalog import MONITORING_METRICS_PUBLISHER_ROLE as MONITORING_METRICS_PUBLISHER_ROLE
 
 # uuid5 namespace for role assignment names: any fixed UUID works, it only has to never change
 # (a new one would rename, so delete and re-create, every assignment of every stack).

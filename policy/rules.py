@@ -70,6 +70,7 @@ ONLINE_ENDPOINT = "azure-native:machinelearningservices:OnlineEndpoint"
 ONLINE_DEPLOYMENT = "azure-native:machinelearningservices:OnlineDeployment"
 ENVIRONMENT_VERSION = "azure-native:machinelearningservices:EnvironmentVersion"
 AUTOSCALE_SETTING = "azure-native:monitor:AutoscaleSetting"
+WORKBOOK = "azure-native:applicationinsights:Workbook"
 ACTION_GROUP = "azure-native:monitor:ActionGroup"
 METRIC_ALERT = "azure-native:monitor:MetricAlert"
 
@@ -90,6 +91,7 @@ TAGGABLE_TYPES = frozenset(
         ONLINE_ENDPOINT,
         ONLINE_DEPLOYMENT,
         AUTOSCALE_SETTING,
+        WORKBOOK,
         ACTION_GROUP,
         METRIC_ALERT,
     }

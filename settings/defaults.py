@@ -73,31 +73,36 @@ DEFAULT_AUTOSCALE = {
     "minInstances": 1,
     "defaultInstances": 1,
     "maxInstances": 1,
-    # Deployment-level latency percentile the scale-out rule watches.
-    "latencyMetric": "RequestLatency_P90",
-    # Scale out when P90 latency exceeds this many ms for the window. Reasoning answers stream for
-    # tens of seconds, so "slow" means queueing, not generation: 60 s of P90 is saturation.
-    "scaleOutLatencyMs": 60000,
-    "scaleOutGpuPercent": 85,
+    # What the rules read (docs/adr/0026): "vllm", the in-container publisher's queue and batch
+    # figures (needs publishMetrics), or "platform", AzureML's own metrics alone, for
+    # subscriptions or regions where custom metrics cannot be published.
+    "metricsMode": "vllm",
+    # Per-instance thresholds. None: derived from the deployment's vllm.maxNumSeqs (S) by
+    # lib/autoscale_rules.default_thresholds: waiting > S/16 (at least 1), running >= 0.85 S,
+    # scale in below 0.5 S running, or (platform mode) below 0.75 S requests a minute.
+    "scaleOutWaitingRequests": None,
+    "scaleOutRunningRequests": None,
     # Scale out when the deployment turns requests away: AzureML answers 429 once 2 x
     # maxConcurrentRequestsPerInstance requests per instance are in flight, the most direct sign
-    # that capacity ran out. Requests answered 429 per minute, averaged over the scale-out window;
-    # 0 turns the rule off.
+    # that capacity ran out. 429s per minute over the scale-out window; 0 turns the rule off.
     "scaleOutRejectedPerMinute": 1,
-    "scaleInGpuPercent": 30,
-    # 0 drops the latency condition from scale-in, leaving GPU utilisation alone to decide. For a
-    # deployment that goes fully idle: with no requests Azure Monitor may have no latency data, and
-    # a scale-in rule without data is not met (README, Autoscale, "Things to know").
-    "scaleInLatencyMs": 20000,
+    "scaleInRunningRequests": None,
+    "scaleInRequestsPerMinute": None,
     "scaleOutWindowMinutes": 5,
-    "scaleInWindowMinutes": 30,
+    # Twenty minutes of half-empty batches before an instance goes: a cold start costs more than
+    # twenty minutes of a spare instance.
+    "scaleInWindowMinutes": 20,
     "scaleOutStep": 1,
+    # Requests are being turned away now and new instances serve only after a cold start: add
+    # enough at once rather than one per cooldown (tools/autoscale_sim, docs/autoscale.md).
+    "scaleOutRejectedStep": 3,
     "scaleInStep": 1,
-    # A new A100 instance serves only after provisioning, a ~10 GB image pull, a ~16 GB weight
-    # download and the load: 15-20 minutes. A shorter scale-out cooldown adds instances while the
-    # previous ones are still starting.
-    "scaleOutCooldownMinutes": 20,
-    "scaleInCooldownMinutes": 30,
+    # Longer than a 12-minute GPU cold start (provisioning, image pull, weight download, load):
+    # a shorter scale-out cooldown adds instances while the previous ones are still starting.
+    "scaleOutCooldownMinutes": 15,
+    # Short: Azure applies the last action's cooldown in both directions, so a long scale-in
+    # cooldown would hold back the next scale-out.
+    "scaleInCooldownMinutes": 10,
     "timeZone": "UTC",
     "profiles": [],
     "notifyEmails": [],
@@ -133,6 +138,11 @@ DEFAULT_DEPLOYMENT = {
     "livenessProbe": DEFAULT_LIVENESS_PROBE,
     "readinessProbe": DEFAULT_READINESS_PROBE,
     "autoscale": DEFAULT_AUTOSCALE,
+    # The in-container publisher of vLLM's load to Azure Monitor (docker/metrics_publisher.py):
+    # what metricsMode "vllm" and the dashboard read. Every publishIntervalSeconds; Azure Monitor
+    # stores one-minute grains and accepts points up to 20 minutes old.
+    "publishMetrics": True,
+    "publishIntervalSeconds": 60,
 }
 
 # Project keys (without the "vllm-azureml:" namespace) and their defaults.

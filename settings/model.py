@@ -10,10 +10,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
+from lib.autoscale_rules import MetricsMode
 from lib.catalog import (
     AuthMode,
     FirewallSku,
-    LatencyMetric,
     ManagedNetworkMode,
     NetworkAccess,
     PrincipalType,
@@ -97,15 +97,20 @@ class AutoscaleSettings:
     min_instances: int
     default_instances: int
     max_instances: int
-    latency_metric: LatencyMetric
-    scale_out_latency_ms: int
-    scale_out_gpu_percent: int
+    # Which metrics the rules read (lib/autoscale_rules.py, docs/adr/0026): vLLM's own load as
+    # the publisher sends it, or AzureML's platform metrics alone.
+    metrics_mode: MetricsMode
+    # Per-instance thresholds, resolved from the deployment's maxNumSeqs where the stack file
+    # leaves them out.
+    scale_out_waiting_requests: float
+    scale_out_running_requests: float
     scale_out_rejected_per_minute: int
-    scale_in_gpu_percent: int
-    scale_in_latency_ms: int
+    scale_in_running_requests: float
+    scale_in_requests_per_minute: float
     scale_out_window_minutes: int
     scale_in_window_minutes: int
     scale_out_step: int
+    scale_out_rejected_step: int
     scale_in_step: int
     scale_out_cooldown_minutes: int
     scale_in_cooldown_minutes: int
@@ -131,6 +136,9 @@ class DeploymentSettings:
     liveness_probe: ProbeSettings
     readiness_probe: ProbeSettings
     autoscale: AutoscaleSettings
+    # The in-container publisher of vLLM's load to Azure Monitor (docker/metrics_publisher.py).
+    publish_metrics: bool
+    publish_interval_seconds: int
     # The pinned commit of `model` (40 hex).
     revision: str = ""
     # The fit of the model on the instance type's GPUs (lib/fit.py); None only while invalid.

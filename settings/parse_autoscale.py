@@ -1,7 +1,8 @@
 """Autoscale for one deployment: Azure Monitor rules, recurrence profiles, notifications.
 
-Keys under ``deployments[i].autoscale``: the instance bounds, the scale-out and scale-in rules
-(latency, GPU utilisation, rejected requests), windows, steps, cooldowns, ``timeZone``,
+Keys under ``deployments[i].autoscale``: the instance bounds, ``metricsMode``, the scale-out and
+scale-in thresholds (requests waiting and running per instance, rejected requests, requests per
+instance), windows, steps, cooldowns, ``timeZone``,
 ``profiles`` and ``notifyEmails``/``notifyWebhooks``. Defaults and their reasons are in
 settings/defaults.py; the rules that tie these keys to each other and to the deployment are in
 settings/rules.py.
@@ -13,9 +14,9 @@ import re
 from collections.abc import Mapping
 from typing import Any, cast
 
+from lib.autoscale_rules import METRICS_MODES, default_thresholds
 from lib.catalog import (
     AUTOSCALE_TIME_ZONES,
-    LATENCY_METRICS,
     MAX_AUTOSCALE_COOLDOWN_MINUTES,
     MAX_AUTOSCALE_PROFILES,
     MAX_AUTOSCALE_WINDOW_MINUTES,
@@ -38,11 +39,16 @@ WINDOW_WHY = " (Azure Monitor's time window is 5 minutes to 12 hours)"
 MAX_NOTIFY_TARGETS = 20
 
 
-def parse_autoscale(reader: Reader, key: str, raw: Any) -> AutoscaleSettings:
+def parse_autoscale(
+    reader: Reader, key: str, raw: Any, max_num_seqs: int, concurrency: int
+) -> AutoscaleSettings:
+    """``max_num_seqs`` and ``concurrency`` are the deployment's vLLM batch and AzureML's
+    per-instance concurrency: the thresholds default from them and are bounded by them."""
     values = reader.mapping(key, raw, DEFAULT_AUTOSCALE)
     profiles = _parse_profiles(reader, f"{key}.profiles", values["profiles"])
     autoscale = AutoscaleSettings(
         **_instance_bounds(reader, key, values),
+        **_thresholds(reader, key, values, max_num_seqs, concurrency),
         **_scale_rules(reader, key, values),
         time_zone=_parse_time_zone(reader, f"{key}.timeZone", values["timeZone"]),
         profiles=profiles,
@@ -64,7 +70,7 @@ def parse_autoscale(reader: Reader, key: str, raw: Any) -> AutoscaleSettings:
     rules.check_instance_bounds(
         reader, key, autoscale.min_instances, autoscale.default_instances, autoscale.max_instances
     )
-    rules.check_autoscale_thresholds(reader, key, autoscale)
+    rules.check_autoscale_thresholds(reader, key, autoscale, max_num_seqs)
     return autoscale
 
 
@@ -97,20 +103,55 @@ def _scale_rules(reader: Reader, key: str, values: Mapping[str, Any]) -> dict[st
     # A step adds or removes instances; from 1 to one less than the per-deployment limit.
     max_step = MAX_INSTANCES_PER_DEPLOYMENT - 1
     return {
-        "latency_metric": reader.choice(
-            f"{key}.latencyMetric", values["latencyMetric"], LATENCY_METRICS
-        ),
-        "scale_out_latency_ms": whole("scaleOutLatencyMs", 100, 600000),
-        "scale_out_gpu_percent": whole("scaleOutGpuPercent", 1, 100),
         "scale_out_rejected_per_minute": whole("scaleOutRejectedPerMinute", 0, 100000),
-        "scale_in_gpu_percent": whole("scaleInGpuPercent", 0, 99),
-        "scale_in_latency_ms": whole("scaleInLatencyMs", 0, 600000),
         "scale_out_window_minutes": whole("scaleOutWindowMinutes", *windows, WINDOW_WHY),
         "scale_in_window_minutes": whole("scaleInWindowMinutes", *windows, WINDOW_WHY),
         "scale_out_step": whole("scaleOutStep", 1, max_step),
+        "scale_out_rejected_step": whole("scaleOutRejectedStep", 1, max_step),
         "scale_in_step": whole("scaleInStep", 1, max_step),
         "scale_out_cooldown_minutes": whole("scaleOutCooldownMinutes", *cooldowns),
         "scale_in_cooldown_minutes": whole("scaleInCooldownMinutes", *cooldowns),
+    }
+
+
+def _thresholds(
+    reader: Reader, key: str, values: Mapping[str, Any], max_num_seqs: int, concurrency: int
+) -> dict[str, Any]:
+    """The metrics mode and the per-instance thresholds; a key left out (None) takes its default
+    from the deployment's batch size."""
+    defaults = default_thresholds(max_num_seqs)
+
+    def number(name: str, high: float, why: str) -> float:
+        value = values[name]
+        if value is None:
+            return defaults[name]
+        # Thresholds are counts per instance: above zero, and at most what one instance holds.
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= high:
+            reader.problem(
+                f"{key}.{name}", value, f"must be a number above 0 and at most {high:g}{why}"
+            )
+            return defaults[name]
+        return float(value)
+
+    admitted = 2 * concurrency
+    return {
+        "metrics_mode": reader.choice(f"{key}.metricsMode", values["metricsMode"], METRICS_MODES),
+        "scale_out_waiting_requests": number(
+            "scaleOutWaitingRequests",
+            admitted,
+            f" (AzureML admits 2 x maxConcurrentRequestsPerInstance = {admitted} per instance)",
+        ),
+        "scale_out_running_requests": number(
+            "scaleOutRunningRequests", max_num_seqs, f" (vllm.maxNumSeqs, {max_num_seqs})"
+        ),
+        "scale_in_running_requests": number(
+            "scaleInRunningRequests", max_num_seqs, f" (vllm.maxNumSeqs, {max_num_seqs})"
+        ),
+        # An instance finishes at most its batch every few seconds: a per-minute bound well
+        # above any real figure, to catch a value in the wrong unit.
+        "scale_in_requests_per_minute": number(
+            "scaleInRequestsPerMinute", 60 * max_num_seqs, " (60 x vllm.maxNumSeqs a minute)"
+        ),
     }
 
 

@@ -5,7 +5,8 @@ Keys under ``deployments[i]``: ``name``, ``model``, ``revision`` and ``modelFact
 ``vllm`` (``maxNumSeqs``, ``maxModelLen``, ``gpuMemoryUtilization``, ``reasoningParser``,
 ``tensorParallelSize``, ``extraArgs``), ``maxConcurrentRequestsPerInstance``,
 ``allowConcurrencyMismatch``, ``requestTimeoutSeconds``, ``livenessProbe``, ``readinessProbe``
-and ``autoscale`` (settings/parse_autoscale.py).
+``autoscale`` (settings/parse_autoscale.py), ``publishMetrics`` and
+``publishIntervalSeconds``.
 """
 
 from __future__ import annotations
@@ -112,7 +113,9 @@ def parse_deployment(reader: Reader, key: str, raw: Any) -> DeploymentSettings:
         "must be 3-32 characters: a letter first, then letters, digits or '-', not ending in '-'",
     )
     instance_type = reader.choice(f"{key}.instanceType", values["instanceType"], GPU_INSTANCE_TYPES)
-    autoscale = parse_autoscale(reader, f"{key}.autoscale", values["autoscale"])
+    autoscale = parse_autoscale(
+        reader, f"{key}.autoscale", values["autoscale"], vllm.max_num_seqs, concurrency
+    )
     instance_count = reader.integer(
         f"{key}.instanceCount",
         values["instanceCount"],
@@ -171,6 +174,12 @@ def parse_deployment(reader: Reader, key: str, raw: Any) -> DeploymentSettings:
             reader, f"{key}.readinessProbe", values["readinessProbe"], DEFAULT_READINESS_PROBE
         ),
         autoscale=autoscale,
+        publish_metrics=reader.boolean(f"{key}.publishMetrics", values["publishMetrics"]),
+        # Azure Monitor takes points up to 20 minutes old and stores one-minute grains; vLLM
+        # updates its gauges every few seconds. Every 1-10 minutes is what makes sense.
+        publish_interval_seconds=reader.integer(
+            f"{key}.publishIntervalSeconds", values["publishIntervalSeconds"], 60, 600
+        ),
         revision=revision,
         fit=fit,
     )

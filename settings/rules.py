@@ -114,15 +114,28 @@ def check_autoscale_fits_deployment(
     autoscale = deployment.autoscale
     if not autoscale.enabled:
         return
-    timeout_ms = deployment.request_timeout_seconds * 1000
-    if autoscale.scale_out_latency_ms >= timeout_ms:
-        # AzureML ends a request at the timeout (408), so latency never exceeds it.
+    if autoscale.metrics_mode == "vllm" and not deployment.publish_metrics:
         reader.problem(
-            f"{key}.autoscale.scaleOutLatencyMs",
-            autoscale.scale_out_latency_ms,
-            f"must be below requestTimeoutSeconds ({deployment.request_timeout_seconds} s = "
-            f"{timeout_ms} ms): requests end at the timeout, so the latency rule could never fire",
+            f"{key}.autoscale.metricsMode",
+            autoscale.metrics_mode,
+            "reads the metrics the in-container publisher sends, which publishMetrics: false "
+            "turns off; set publishMetrics: true, or metricsMode: platform",
         )
+    interval_minutes = deployment.publish_interval_seconds / 60
+    if autoscale.metrics_mode == "vllm":
+        for name, window in (
+            ("scaleOutWindowMinutes", autoscale.scale_out_window_minutes),
+            ("scaleInWindowMinutes", autoscale.scale_in_window_minutes),
+        ):
+            if window < interval_minutes:
+                # A window shorter than the metric's grain would often hold no point at all,
+                # and a rule without data never fires.
+                reader.problem(
+                    f"{key}.autoscale.{name}",
+                    window,
+                    f"must be at least publishIntervalSeconds ({deployment.publish_interval_seconds}"
+                    " s), the grain of the vllm metrics the rule reads",
+                )
     ready_after = deployment.readiness_probe.initial_delay_seconds
     if autoscale.scale_out_cooldown_minutes * 60 < ready_after:
         reader.problem(
@@ -142,17 +155,23 @@ def check_instance_bounds(reader: Reader, key: str, low: int, default: int, high
         )
 
 
-def check_autoscale_thresholds(reader: Reader, key: str, autoscale: AutoscaleSettings) -> None:
-    """Scale-in thresholds below scale-out ones, or one rule undoes the other."""
-    if autoscale.scale_in_gpu_percent >= autoscale.scale_out_gpu_percent:
-        reader.problems.append(
-            f"{key}: scaleInGpuPercent ({autoscale.scale_in_gpu_percent}) must be below "
-            f"scaleOutGpuPercent ({autoscale.scale_out_gpu_percent}), or the rules flap"
+def check_autoscale_thresholds(
+    reader: Reader, key: str, autoscale: AutoscaleSettings, max_num_seqs: int
+) -> None:
+    """Scale-in thresholds below the scale-out ones and below a full batch, or one rule undoes
+    the other (Azure's flapping estimate would then block every scale-in)."""
+    if autoscale.scale_in_running_requests >= max_num_seqs:
+        reader.problem(
+            f"{key}.scaleInRunningRequests",
+            autoscale.scale_in_running_requests,
+            f"must be below vllm.maxNumSeqs ({max_num_seqs}): a full batch is the most an "
+            "instance runs, so the scale-in rule would always hold",
         )
-    if autoscale.scale_in_latency_ms >= autoscale.scale_out_latency_ms:
+    elif autoscale.scale_in_running_requests >= autoscale.scale_out_running_requests:
         reader.problems.append(
-            f"{key}: scaleInLatencyMs ({autoscale.scale_in_latency_ms}) must be below "
-            f"scaleOutLatencyMs ({autoscale.scale_out_latency_ms}), or the rules flap"
+            f"{key}: scaleInRunningRequests ({autoscale.scale_in_running_requests:g}) must be "
+            f"below scaleOutRunningRequests ({autoscale.scale_out_running_requests:g}), or the "
+            "rules flap"
         )
 
 

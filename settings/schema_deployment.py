@@ -4,6 +4,7 @@ recurrence profiles (format: settings/schema.py)."""
 from __future__ import annotations
 
 from lib import catalog
+from lib.autoscale_rules import METRICS_MODES
 from lib.models import DTYPE_BYTES, FACT_KEYS
 from lib.vllm_options import MAX_EXTRA_ARGS
 from settings.defaults import (
@@ -129,6 +130,21 @@ DEPLOYMENT = Section(
             "object",
             "Azure Monitor autoscale for the deployment (below; docs/autoscale.md).",
             default_text="off",
+        ),
+        Key(
+            "publishMetrics",
+            "boolean",
+            "Run the in-container publisher that sends vLLM's queue, batch, KV cache, TTFT and "
+            "token rates to Azure Monitor (namespace vllm, on this deployment), what autoscale's "
+            "vllm mode and the dashboard read; false turns it and its role assignment off.",
+        ),
+        Key(
+            "publishIntervalSeconds",
+            "integer",
+            "Seconds between the publisher's reads of vLLM's /metrics; Azure Monitor stores "
+            "one-minute grains and takes points up to 20 minutes old.",
+            minimum=60,
+            maximum=600,
         ),
     ),
 )
@@ -262,24 +278,28 @@ AUTOSCALE = Section(
             maximum=_LIMIT,
         ),
         Key(
-            "latencyMetric",
+            "metricsMode",
             "string",
-            "Deployment latency percentile the latency rules watch.",
-            choices=catalog.LATENCY_METRICS,
+            "What the rules read: vllm, the in-container publisher's queue and batch figures "
+            "(needs publishMetrics); platform, AzureML's own metrics alone, where custom metrics "
+            "cannot be published (docs/autoscale.md).",
+            choices=METRICS_MODES,
         ),
         Key(
-            "scaleOutLatencyMs",
-            "integer",
-            "Scale out when latency stays above this (below the request timeout).",
-            minimum=100,
-            maximum=600000,
+            "scaleOutWaitingRequests",
+            "number",
+            "vllm mode: scale out when more requests than this wait inside vLLM per instance, on "
+            "average over the scale-out window.",
+            allowed="above 0, at most 2 x maxConcurrentRequestsPerInstance",
+            default_text="vllm.maxNumSeqs / 16, at least 1",
         ),
         Key(
-            "scaleOutGpuPercent",
-            "integer",
-            "Scale out when GPU utilisation stays above this.",
-            minimum=1,
-            maximum=100,
+            "scaleOutRunningRequests",
+            "number",
+            "vllm mode: scale out when the running batch per instance stays at or above this "
+            "(the excess then waits in AzureML's front end, where vLLM cannot see it).",
+            allowed="above 0, at most vllm.maxNumSeqs",
+            default_text="0.85 x vllm.maxNumSeqs",
         ),
         Key(
             "scaleOutRejectedPerMinute",
@@ -289,19 +309,20 @@ AUTOSCALE = Section(
             maximum=100000,
         ),
         Key(
-            "scaleInGpuPercent",
-            "integer",
-            "Scale in when GPU utilisation stays below this (below scaleOutGpuPercent).",
-            minimum=0,
-            maximum=99,
+            "scaleInRunningRequests",
+            "number",
+            "vllm mode: scale in when the running batch per instance stays below this for the "
+            "scale-in window (below scaleOutRunningRequests).",
+            allowed="above 0, below vllm.maxNumSeqs",
+            default_text="0.5 x vllm.maxNumSeqs",
         ),
         Key(
-            "scaleInLatencyMs",
-            "integer",
-            "Scale in only while latency stays below this (below scaleOutLatencyMs); 0 leaves "
-            "GPU utilisation alone to decide.",
-            minimum=0,
-            maximum=600000,
+            "scaleInRequestsPerMinute",
+            "number",
+            "platform mode: scale in when requests a minute per instance stay below this for the "
+            "scale-in window.",
+            allowed="above 0, at most 60 x vllm.maxNumSeqs",
+            default_text="0.75 x vllm.maxNumSeqs",
         ),
         Key(
             "scaleOutWindowMinutes",
@@ -321,6 +342,14 @@ AUTOSCALE = Section(
             "scaleOutStep",
             "integer",
             "Instances added per scale-out.",
+            minimum=1,
+            maximum=_LIMIT - 1,
+        ),
+        Key(
+            "scaleOutRejectedStep",
+            "integer",
+            "Instances added per scale-out on 429s: requests are being turned away now and new "
+            "instances serve only after a cold start.",
             minimum=1,
             maximum=_LIMIT - 1,
         ),

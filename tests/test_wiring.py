@@ -19,6 +19,7 @@ STORAGE = "azure-native:storage:StorageAccount"
 VAULT = "azure-native:keyvault:Vault"
 REGISTRY = "azure-native:containerregistry:Registry"
 WORKSPACE = "azure-native:machinelearningservices:Workspace"
+MONITORING_METRICS_PUBLISHER = "3913510d-42f4-4e42-8a64-420c390055eb"
 ROLE_ASSIGNMENT = "azure-native:authorization:RoleAssignment"
 SECRET = "azure-native:keyvault:Secret"
 IMPORT = "pulumi-python:dynamic/containerregistry:ImportImage"
@@ -136,7 +137,7 @@ def test_a_stored_token_makes_the_deployer_secrets_officer_and_the_endpoint_its_
         weightsSource="huggingface",
     )
     vault, secret = result.one(VAULT), result.one(SECRET)
-    grants = {r.input("scope"): r for r in result.of_type(ROLE_ASSIGNMENT)}
+    grants = {r.input("scope"): r for r in key_vault_grants(result)}
     assert set(grants) == {vault.id, secret.id}
     assert grants[vault.id].input("principalId") == OFFLINE_OBJECT_ID
     assert grants[vault.id].input("principalType") == principal_type
@@ -146,9 +147,36 @@ def test_a_stored_token_makes_the_deployer_secrets_officer_and_the_endpoint_its_
     assert grants[vault.id].urn in secret.dependencies
 
 
+def key_vault_grants(result: ProgramRun) -> list:
+    """Every role assignment but the metrics publisher's (one per deployment, below)."""
+    return [
+        r
+        for r in result.of_type(ROLE_ASSIGNMENT)
+        if not r.input("roleDefinitionId").endswith(MONITORING_METRICS_PUBLISHER)
+    ]
+
+
 def test_without_a_token_nobody_is_granted_anything(stack_run: ProgramRun) -> None:
-    assert stack_run.of_type(ROLE_ASSIGNMENT) == []
+    assert key_vault_grants(stack_run) == []
     assert stack_run.of_type(SECRET) == []
+
+
+def test_the_endpoint_identity_publishes_metrics_on_each_deployment(
+    stack_run: ProgramRun,
+) -> None:
+    deployments = {
+        d.id for d in stack_run.of_type("azure-native:machinelearningservices:OnlineDeployment")
+    }
+    publishers = [
+        r
+        for r in stack_run.of_type(ROLE_ASSIGNMENT)
+        if r.input("roleDefinitionId").endswith(MONITORING_METRICS_PUBLISHER)
+    ]
+    assert {r.input("scope") for r in publishers} == deployments
+    endpoint = stack_run.one("azure-native:machinelearningservices:OnlineEndpoint")
+    assert {r.input("principalId") for r in publishers} == {
+        endpoint.outputs["identity"]["principalId"]
+    }
 
 
 # --- Image -----------------------------------------------------------------------------------------

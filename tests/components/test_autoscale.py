@@ -20,7 +20,6 @@ from pulumi_azure_native import monitor
 from components.autoscale import DeploymentAutoscale, DeploymentAutoscaleArgs, iso8601_minutes
 from settings import (
     AUTOSCALE_TIME_ZONES,
-    LATENCY_METRICS,
     AutoscaleSettings,
     DeploymentSettings,
     load_settings,
@@ -63,6 +62,25 @@ PUBLISHED_METRICS = {
         "RequestLatency_P99",
         "RequestsPerMinute",
     },
+    # What docker/metrics_publisher.py sends (namespace `vllm`, docs/adr/0025).
+    "vllm": {
+        "requests_waiting",
+        "requests_running",
+        "kv_cache_usage_percent",
+        "ttft_p50_seconds",
+        "ttft_p90_seconds",
+        "prompt_tokens_per_second",
+        "generation_tokens_per_second",
+        "requests_succeeded",
+    },
+}
+# Signals that do not track LLM load (docs/adr/0026): no default rule may read them.
+MISLEADING = {
+    "GpuUtilizationPercentage",
+    "RequestLatency_P50",
+    "RequestLatency_P90",
+    "RequestLatency_P95",
+    "RequestLatency_P99",
 }
 WEEKDAYS = {"Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"}
 MINUTE, HOUR, DAY = 60, 3600, 86400
@@ -202,7 +220,8 @@ def test_every_rule_reads_a_published_metric_of_this_deployment() -> None:
         trigger = rule["metricTrigger"]
         namespace, metric = trigger["metricNamespace"], trigger["metricName"]
         assert metric in PUBLISHED_METRICS.get(namespace, set()), (profile, namespace, metric)
-        if namespace == DEPLOYMENTS_NAMESPACE:
+        if namespace in (DEPLOYMENTS_NAMESPACE, "vllm"):
+            # The publisher sends the vllm namespace to the deployment itself.
             assert trigger["metricResourceUri"] == deployment_id("blue")
         else:
             # An endpoint metric must be split to this deployment, or other deployments' load
@@ -210,10 +229,6 @@ def test_every_rule_reads_a_published_metric_of_this_deployment() -> None:
             assert {"dimensionName": "deployment", "operator": "Equals", "values": ["blue"]} in (
                 trigger.get("dimensions") or []
             )
-
-
-def test_every_latency_setting_names_a_published_deployment_metric() -> None:
-    assert set(LATENCY_METRICS) <= PUBLISHED_METRICS[DEPLOYMENTS_NAMESPACE]
 
 
 def test_rule_enums_are_spelled_as_azure_monitor_takes_them() -> None:
@@ -236,72 +251,111 @@ def test_grains_windows_and_cooldowns_are_iso8601_within_limits() -> None:
         assert MINUTE <= iso8601_seconds(rule["scaleAction"]["cooldown"]) <= 7 * DAY, profile
 
 
-def test_each_profile_scales_out_on_either_signal_and_in_only_on_both() -> None:
-    setting = declare_autoscale().one(AUTOSCALE_SETTING)
-    for profile in setting.input("profiles"):
-        by_direction: dict[str, dict[str, dict[str, Any]]] = {"Increase": {}, "Decrease": {}}
-        for rule in profile["rules"]:
-            trigger = rule["metricTrigger"]
-            by_direction[rule["scaleAction"]["direction"]][trigger["metricName"]] = rule
-        out, scale_in = by_direction["Increase"], by_direction["Decrease"]
-        # Azure scales in only when every scale-in rule is met: one rule per signal = "both low".
-        # Turned-away requests (429) only ever add capacity.
-        assert set(out) == {"RequestLatency_P90", "GpuUtilizationPercentage", "RequestsPerMinute"}
-        assert set(scale_in) == {"RequestLatency_P90", "GpuUtilizationPercentage"}
-        for metric in scale_in:
-            high, low = out[metric]["metricTrigger"], scale_in[metric]["metricTrigger"]
-            assert high["operator"] == "GreaterThan"
-            assert low["operator"] == "LessThan"
-            assert low["threshold"] < high["threshold"], metric
-            # Low for longer than high.
-            assert iso8601_seconds(low["timeWindow"]) > iso8601_seconds(high["timeWindow"])
+def _by_rule(run: ProgramRun) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """Rules of every profile keyed by (direction, metric)."""
+    found: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for _, rule in rules_of(run.one(AUTOSCALE_SETTING)):
+        key = (rule["scaleAction"]["direction"], rule["metricTrigger"]["metricName"])
+        found.setdefault(key, []).append(rule)
+    return found
 
 
-def test_thresholds_are_in_the_metric_units() -> None:
-    autoscale = {**ENABLED, "scaleOutLatencyMs": 45000, "scaleInLatencyMs": 15000}
-    run = declare_autoscale(autoscale_of(autoscale))
+def test_vllm_mode_scales_out_on_queue_full_batch_or_429_and_in_on_a_half_empty_batch() -> None:
+    run = declare_autoscale()
+    rules = _by_rule(run)
+    assert set(rules) == {
+        ("Increase", "requests_waiting"),
+        ("Increase", "requests_running"),
+        ("Increase", "RequestsPerMinute"),
+        ("Decrease", "requests_running"),
+    }
+    out = rules["Increase", "requests_running"][0]["metricTrigger"]
+    scale_in = rules["Decrease", "requests_running"][0]["metricTrigger"]
+    # Per instance: the Average over instances of each minute, then over the window.
+    for trigger in (out, scale_in, rules["Increase", "requests_waiting"][0]["metricTrigger"]):
+        assert (trigger["statistic"], trigger["timeAggregation"]) == ("Average", "Average")
+        assert trigger["dividePerInstance"] is False
+    assert out["operator"] == "GreaterThanOrEqual" and scale_in["operator"] == "LessThan"
+    # Hysteresis: two instances below the scale-in threshold fit on one without reaching a
+    # full batch (maxNumSeqs 16), so the flapping estimate of 2 -> 1 lets the scale-in happen.
+    assert scale_in["threshold"] < out["threshold"]
+    assert 2 * scale_in["threshold"] <= 16
+    # Low for longer than high.
+    assert iso8601_seconds(scale_in["timeWindow"]) > iso8601_seconds(out["timeWindow"])
+
+
+def test_no_rule_reads_gpu_utilisation_or_latency_percentiles_in_either_mode() -> None:
+    for mode in ("vllm", "platform"):
+        run = declare_autoscale(autoscale_of({**ENABLED, "metricsMode": mode}))
+        metrics = {metric for _, metric in _by_rule(run)}
+        assert not metrics & MISLEADING, mode
+
+
+def test_default_thresholds_follow_max_num_seqs() -> None:
     thresholds = {
-        (rule["scaleAction"]["direction"], rule["metricTrigger"]["metricName"]): rule[
-            "metricTrigger"
-        ]["threshold"]
-        for _, rule in rules_of(run.one(AUTOSCALE_SETTING))
+        key: rules[0]["metricTrigger"]["threshold"]
+        for key, rules in _by_rule(declare_autoscale(autoscale_of(ENABLED))).items()
     }
-    # RequestLatency_P90 is published in milliseconds, GPU utilisation in percent, requests per
-    # minute as a count.
+    # maxNumSeqs 16: more than 1 waiting; 85 % of 16 running; one 429 a minute; under 8 running.
     assert thresholds == {
-        ("Increase", "RequestLatency_P90"): 45000,
-        ("Decrease", "RequestLatency_P90"): 15000,
-        ("Increase", "GpuUtilizationPercentage"): 85,
-        ("Decrease", "GpuUtilizationPercentage"): 30,
+        ("Increase", "requests_waiting"): 1,
+        ("Increase", "requests_running"): 13.6,
         ("Increase", "RequestsPerMinute"): 1,
+        ("Decrease", "requests_running"): 8,
     }
 
 
-def test_latency_percentile_follows_the_setting() -> None:
-    run = declare_autoscale(autoscale_of({**ENABLED, "latencyMetric": "RequestLatency_P95"}))
-    metrics = {
-        rule["metricTrigger"]["metricName"] for _, rule in rules_of(run.one(AUTOSCALE_SETTING))
+def test_thresholds_can_be_set_per_deployment() -> None:
+    chosen = {
+        **ENABLED,
+        "scaleOutWaitingRequests": 3,
+        "scaleOutRunningRequests": 15,
+        "scaleInRunningRequests": 4,
     }
-    assert metrics == {"RequestLatency_P95", "GpuUtilizationPercentage", "RequestsPerMinute"}
+    thresholds = {
+        key: rules[0]["metricTrigger"]["threshold"]
+        for key, rules in _by_rule(declare_autoscale(autoscale_of(chosen))).items()
+    }
+    assert thresholds["Increase", "requests_waiting"] == 3
+    assert thresholds["Increase", "requests_running"] == 15
+    assert thresholds["Decrease", "requests_running"] == 4
+
+
+def test_platform_mode_scales_out_on_429_and_in_on_requests_per_instance() -> None:
+    run = declare_autoscale(autoscale_of({**ENABLED, "metricsMode": "platform"}))
+    rules = _by_rule(run)
+    assert set(rules) == {("Increase", "RequestsPerMinute"), ("Decrease", "RequestsPerMinute")}
+    scale_in = rules["Decrease", "RequestsPerMinute"][0]["metricTrigger"]
+    # Every answer of the minute, divided by the instance count (Sum, as dividePerInstance wants).
+    assert scale_in["dividePerInstance"] is True
+    assert scale_in["statistic"] == "Sum"
+    assert "dimensions" not in scale_in
+    assert scale_in["threshold"] == 12  # 0.75 x maxNumSeqs
+    namespaces = {r["metricTrigger"]["metricNamespace"] for rs in rules.values() for r in rs}
+    assert namespaces == {DEPLOYMENTS_NAMESPACE}
 
 
 def test_cooldowns_respect_a_gpu_cold_start() -> None:
     deployment = prod_deployment()
-    for profile, rule in rules_of(declare_autoscale().one(AUTOSCALE_SETTING)):
-        cooldown = iso8601_seconds(rule["scaleAction"]["cooldown"])
-        window = iso8601_seconds(rule["metricTrigger"]["timeWindow"])
-        if rule["scaleAction"]["direction"] == "Increase":
-            # A new instance takes no traffic before its first readiness probe.
-            assert cooldown >= deployment.readiness_probe.initial_delay_seconds, profile
-        else:
-            # Each further scale-in is decided on data measured after the previous one.
-            assert cooldown >= window, profile
+    cooldowns: dict[str, set[int]] = {"Increase": set(), "Decrease": set()}
+    for _, rule in rules_of(declare_autoscale().one(AUTOSCALE_SETTING)):
+        cooldowns[rule["scaleAction"]["direction"]].add(
+            iso8601_seconds(rule["scaleAction"]["cooldown"])
+        )
+    # A new instance takes no traffic before its first readiness probe, and the simulator's
+    # cold start is 12 minutes: the scale-out cooldown outlasts both.
+    assert min(cooldowns["Increase"]) >= max(
+        deployment.readiness_probe.initial_delay_seconds, 12 * MINUTE
+    )
+    # Azure's one cooldown also holds back scale-out: a scale-in never blocks it for longer.
+    assert max(cooldowns["Decrease"]) <= min(cooldowns["Increase"])
 
 
 def test_steps_and_cooldowns_follow_the_settings() -> None:
     autoscale = {
         **ENABLED,
         "scaleOutStep": 2,
+        "scaleOutRejectedStep": 4,
         "scaleInStep": 1,
         "scaleOutWindowMinutes": 10,
         "scaleInWindowMinutes": 90,
@@ -310,14 +364,19 @@ def test_steps_and_cooldowns_follow_the_settings() -> None:
     }
     run = declare_autoscale(autoscale_of(autoscale))
     actions = {
-        rule["scaleAction"]["direction"]: (
-            rule["scaleAction"]["value"],
-            rule["scaleAction"]["cooldown"],
-            rule["metricTrigger"]["timeWindow"],
+        key: (
+            rules[0]["scaleAction"]["value"],
+            rules[0]["scaleAction"]["cooldown"],
+            rules[0]["metricTrigger"]["timeWindow"],
         )
-        for _, rule in rules_of(run.one(AUTOSCALE_SETTING))
+        for key, rules in _by_rule(run).items()
     }
-    assert actions == {"Increase": ("2", "PT25M", "PT10M"), "Decrease": ("1", "PT2H", "PT1H30M")}
+    assert actions == {
+        ("Increase", "requests_waiting"): ("2", "PT25M", "PT10M"),
+        ("Increase", "requests_running"): ("2", "PT25M", "PT10M"),
+        ("Increase", "RequestsPerMinute"): ("4", "PT25M", "PT10M"),
+        ("Decrease", "requests_running"): ("1", "PT2H", "PT1H30M"),
+    }
 
 
 # --- Recurrence profiles --------------------------------------------------------------------------
@@ -437,6 +496,8 @@ def test_turned_away_requests_scale_out() -> None:
     for rule in rejected:
         assert rule["scaleAction"]["direction"] == "Increase"
         assert rule["metricTrigger"]["operator"] == "GreaterThanOrEqual"
+        # Sum: every 429 of the minute, however the platform splits its series.
+        assert rule["metricTrigger"]["statistic"] == "Sum"
         # Only the requests AzureML's admission control turned away, not all traffic.
         assert rule["metricTrigger"]["dimensions"] == [
             {"dimensionName": "envoy_response_code", "operator": "Equals", "values": ["429"]}
@@ -449,14 +510,3 @@ def test_the_429_rule_can_be_turned_off() -> None:
         rule["metricTrigger"]["metricName"] for _, rule in rules_of(run.one(AUTOSCALE_SETTING))
     }
     assert "RequestsPerMinute" not in metrics
-
-
-def test_gpu_alone_can_decide_scale_in() -> None:
-    """scaleInLatencyMs 0: for a deployment that goes idle, where latency may have no data."""
-    run = declare_autoscale(autoscale_of({**ENABLED, "scaleInLatencyMs": 0}))
-    scale_in = [
-        rule["metricTrigger"]["metricName"]
-        for _, rule in rules_of(run.one(AUTOSCALE_SETTING))
-        if rule["scaleAction"]["direction"] == "Decrease"
-    ]
-    assert scale_in == ["GpuUtilizationPercentage"]

@@ -51,6 +51,8 @@ WORKSPACE_ID = (
 KEY_VAULT = "kv-test-4k2x9z"
 TOKEN = "hf_test_token_not_a_real_one"
 KEY_VAULT_SECRETS_USER = "4633458b-17de-408a-b874-0445c86b69e6"
+# Monitoring Metrics Publisher (metrics-store-custom-rest-api.md; Azure built-in roles).
+MONITORING_METRICS_PUBLISHER = "3913510d-42f4-4e42-8a64-420c390055eb"
 # Route.path in the ARM spec: an unanchored pattern that azure-native checks during preview.
 ROUTE_PATH_PATTERN = "[a-zA-Z0-9_]"
 FIFTEEN_MINUTES = 15 * 60
@@ -353,9 +355,15 @@ def test_each_deployment_serves_its_settings(shape: tuple[DeploymentSettings, ..
         assert properties["endpointComputeType"] == "Managed"
         assert properties["instanceType"] == expected.instance_type
         assert properties["environmentId"] == environment.id
-        assert properties["environmentVariables"] == vllm_environment(
-            expected, ARGS.served_model_name
-        )
+        publisher = {
+            "AZURE_METRICS_RESOURCE_ID": deployment.id,
+            "AZURE_METRICS_REGION": ARGS.location,
+            "AZURE_METRICS_INTERVAL_SECONDS": "60",
+        }
+        assert properties["environmentVariables"] == {
+            **vllm_environment(expected, ARGS.served_model_name),
+            **publisher,
+        }
         assert properties["appInsightsEnabled"] is True
         assert deployment.inputs["sku"] == {"name": "Default", "capacity": expected.instance_count}
         assert deployment.inputs["tags"] == ARGS.tags
@@ -492,10 +500,23 @@ def test_token_is_stored_in_the_key_vault_as_a_secret() -> None:
     assert secret.is_secret("properties.value")
 
 
+def grants_of(result: ProgramRun, role: str) -> list[RecordedResource]:
+    return [
+        grant
+        for grant in result.of_type(ROLE_ASSIGNMENT)
+        if grant.inputs["roleDefinitionId"].endswith(f"/roleDefinitions/{role}")
+    ]
+
+
 def test_endpoint_identity_may_read_that_one_secret_and_nothing_else() -> None:
     result = declare_endpoint(hugging_face_token=TOKEN)
     secret = result.one(SECRET)
-    (grant,) = result.of_type(ROLE_ASSIGNMENT)
+    (grant,) = grants_of(result, KEY_VAULT_SECRETS_USER)
+    # Its only other grants: publishing metrics on each deployment (below).
+    others = [g for g in result.of_type(ROLE_ASSIGNMENT) if g.urn != grant.urn]
+    assert {g.inputs["roleDefinitionId"].rsplit("/", 1)[1] for g in others} == {
+        MONITORING_METRICS_PUBLISHER
+    }
     principal = result.outputs["principalId"]
     assert grant.inputs["scope"] == secret.id
     assert grant.inputs["principalId"] == principal
@@ -514,7 +535,7 @@ def test_deployments_reference_the_secret_version_and_wait_for_the_grant(
 ) -> None:
     result = declare_endpoint(hugging_face_token=TOKEN, deployments=shape)
     secret = result.one(SECRET)
-    (grant,) = result.of_type(ROLE_ASSIGNMENT)
+    (grant,) = grants_of(result, KEY_VAULT_SECRETS_USER)
     versioned = secret.outputs["properties"]["secretUriWithVersion"]
     assert re.fullmatch(
         r"https://[^/]+\.vault\.azure\.net/secrets/hugging-face-token/\w+", versioned
@@ -536,7 +557,7 @@ def test_token_plaintext_appears_only_in_the_secret_value() -> None:
 def test_without_a_token_there_is_no_secret_grant_or_reference() -> None:
     result = declare_endpoint()
     assert result.of_type(SECRET) == []
-    assert result.of_type(ROLE_ASSIGNMENT) == []
+    assert grants_of(result, KEY_VAULT_SECRETS_USER) == []
     for deployment in result.of_type(DEPLOYMENT):
         assert "HF_TOKEN" not in deployment.input("properties.environmentVariables")
 
@@ -552,8 +573,8 @@ def test_vllm_api_key_is_injected_from_its_own_secret_beside_the_token() -> None
     assert set(secrets) == {"hugging-face-token", "vllm-api-key"}
     key_secret = secrets["vllm-api-key"]
     assert key_secret.is_secret("properties.value")
-    grants = {grant.inputs["scope"]: grant for grant in result.of_type(ROLE_ASSIGNMENT)}
-    # One grant per secret, each on that secret alone.
+    grants = {grant.inputs["scope"]: grant for grant in grants_of(result, KEY_VAULT_SECRETS_USER)}
+    # One secret-reading grant per secret, each on that secret alone.
     assert set(grants) == {secret.id for secret in secrets.values()}
     versioned = key_secret.outputs["properties"]["secretUriWithVersion"]
     for deployment in result.of_type(DEPLOYMENT):
@@ -569,6 +590,32 @@ def test_vllm_api_key_plaintext_appears_only_in_its_secret_value() -> None:
     assert places_holding(result, VLLM_KEY) == [(SECRET, "properties.value", True)]
     for deployment in result.of_type(DEPLOYMENT):
         assert "HF_TOKEN" not in deployment.input("properties.environmentVariables")
+
+
+def test_endpoint_identity_publishes_metrics_on_each_deployment_alone(
+    shape: tuple[DeploymentSettings, ...],
+) -> None:
+    result = declare_endpoint(deployments=shape)
+    principal = result.outputs["principalId"]
+    grants = grants_of(result, MONITORING_METRICS_PUBLISHER)
+    # The narrowest scope the ingestion API takes: the deployment the metrics describe.
+    assert sorted(g.inputs["scope"] for g in grants) == sorted(
+        d.id for d in result.of_type(DEPLOYMENT)
+    )
+    for grant in grants:
+        assert grant.inputs["principalId"] == principal
+        assert grant.inputs["principalType"] == "ServicePrincipal"
+        assert grant.inputs["roleAssignmentName"] == role_assignment_name(
+            grant.inputs["scope"], principal, grant.inputs["roleDefinitionId"]
+        )
+
+
+def test_publish_metrics_off_leaves_out_the_publisher_and_its_role() -> None:
+    (blue,) = deployments([{"name": "blue", "traffic": 100, "publishMetrics": False}])
+    result = declare_endpoint(deployments=(blue,))
+    assert grants_of(result, MONITORING_METRICS_PUBLISHER) == []
+    environment = result.one(DEPLOYMENT).input("properties.environmentVariables")
+    assert not [name for name in environment if name.startswith("AZURE_METRICS_")]
 
 
 # --- Shape ---------------------------------------------------------------------------------------

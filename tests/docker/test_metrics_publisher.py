@@ -315,3 +315,17 @@ def test_interval_is_bounded() -> None:
 def test_run_stops_when_the_watched_parent_is_gone(monitor_fakes) -> None:
     worker, _ = _publisher(monitor_fakes, AZURE_METRICS_WATCH_PID="1")  # never this test's parent
     assert worker.run(clock=lambda: 0.0, sleep=lambda _: pytest.fail("must not loop")) == 0
+
+
+def test_the_program_the_entrypoint_and_the_publisher_agree_on_the_variables() -> None:
+    from lib import metrics_environment
+
+    source = (ROOT / "docker" / "metrics_publisher.py").read_text()
+    entrypoint = (ROOT / "docker" / "entrypoint.sh").read_text()
+    for name in (
+        metrics_environment.RESOURCE_ID,
+        metrics_environment.REGION,
+        metrics_environment.INTERVAL_SECONDS,
+    ):
+        assert f'"{name}"' in source
+    assert "${" + metrics_environment.RESOURCE_ID + ":-}" in entrypoint

@@ -9,6 +9,7 @@ from typing import get_args
 import pytest
 
 from lib import catalog
+from lib.autoscale_rules import METRICS_MODES, MetricsMode
 from policy import rules as policy_rules
 from settings import DEFAULT_INSTANCE_TYPE, DEFAULTS, PROJECT_TAGS
 
@@ -33,7 +34,7 @@ def test_the_policy_pack_copies_agree_with_the_catalog() -> None:
         (catalog.REGISTRY_SKUS, catalog.RegistrySku),
         (catalog.FIREWALL_SKUS, catalog.FirewallSku),
         (catalog.PRINCIPAL_TYPES, catalog.PrincipalType),
-        (catalog.LATENCY_METRICS, catalog.LatencyMetric),
+        (METRICS_MODES, MetricsMode),
         (catalog.WEEKDAYS, catalog.Weekday),
     ],
 )

@@ -442,10 +442,58 @@ BAD_CONFIGURATIONS: list[tuple[str, Any, dict[str, Any], str]] = [
         "must lie within autoscale bounds 2-4",
     ),
     (
-        "unknown latency metric",
+        "unknown metrics mode",
         "swedencentral",
-        {"deployments": [deployment(autoscale={"latencyMetric": "RequestLatency"})]},
-        "latencyMetric = 'RequestLatency'",
+        {"deployments": [deployment(autoscale={"metricsMode": "gpu"})]},
+        "autoscale.metricsMode = 'gpu': must be one of vllm, platform",
+    ),
+    (
+        "running threshold above a full batch",
+        "swedencentral",
+        {"deployments": [deployment(autoscale={"scaleOutRunningRequests": 40})]},
+        "scaleOutRunningRequests = 40: must be a number above 0 and at most 16 (vllm.maxNumSeqs, 16)",
+    ),
+    (
+        "waiting threshold of zero",
+        "swedencentral",
+        {"deployments": [deployment(autoscale={"scaleOutWaitingRequests": 0})]},
+        "scaleOutWaitingRequests = 0: must be a number above 0 and at most 32",
+    ),
+    (
+        "threshold that is not a number",
+        "swedencentral",
+        {"deployments": [deployment(autoscale={"scaleInRequestsPerMinute": "lots"})]},
+        "scaleInRequestsPerMinute = 'lots': must be a number above 0",
+    ),
+    (
+        "scale-in threshold at maxNumSeqs",
+        "swedencentral",
+        {"deployments": [deployment(autoscale={"scaleInRunningRequests": 16})]},
+        "scaleInRunningRequests = 16.0: must be below vllm.maxNumSeqs (16)",
+    ),
+    (
+        "vLLM metrics mode without the publisher",
+        "swedencentral",
+        {"deployments": [deployment(publishMetrics=False, autoscale={"enabled": True})]},
+        "autoscale.metricsMode = 'vllm': reads the metrics the in-container publisher sends",
+    ),
+    (
+        "window shorter than the metric grain",
+        "swedencentral",
+        {"deployments": [deployment(publishIntervalSeconds=600, autoscale={"enabled": True})]},
+        "scaleOutWindowMinutes = 5: must be at least publishIntervalSeconds (600 s)",
+    ),
+    (
+        "publish interval out of range",
+        "swedencentral",
+        {"deployments": [deployment(publishIntervalSeconds=5)]},
+        "publishIntervalSeconds = 5",
+    ),
+    (
+        "a removed GPU or latency key",
+        "swedencentral",
+        {"deployments": [deployment(autoscale={"scaleOutGpuPercent": 85})]},
+        "autoscale.scaleOutGpuPercent",
     ),
     (
         "window too short",
@@ -456,8 +504,12 @@ BAD_CONFIGURATIONS: list[tuple[str, Any, dict[str, Any], str]] = [
     (
         "scale-in threshold above scale-out",
         "swedencentral",
-        {"deployments": [deployment(autoscale={"scaleInGpuPercent": 90})]},
-        "or the rules flap",
+        {
+            "deployments": [
+                deployment(autoscale={"scaleInRunningRequests": 12, "scaleOutRunningRequests": 10})
+            ]
+        },
+        "scaleInRunningRequests (12) must be below scaleOutRunningRequests (10), or the rules flap",
     ),
     (
         "invalid time zone",
@@ -511,19 +563,6 @@ BAD_CONFIGURATIONS: list[tuple[str, Any, dict[str, Any], str]] = [
         "swedencentral",
         {"deployments": [deployment(autoscale={"notifyWebhooks": ["http://hook"]})]},
         "https://",
-    ),
-    (
-        "autoscale latency threshold at the request timeout",
-        "swedencentral",
-        {
-            "deployments": [
-                deployment(
-                    requestTimeoutSeconds=60,
-                    autoscale={"enabled": True, "scaleOutLatencyMs": 60000},
-                )
-            ]
-        },
-        "scaleOutLatencyMs = 60000: must be below requestTimeoutSeconds (60 s = 60000 ms)",
     ),
     (
         "autoscale scale-out cooldown shorter than the readiness delay",
@@ -664,3 +703,23 @@ def test_a_stack_name_azure_names_cannot_hold_is_refused(stack: str) -> None:
 @pytest.mark.parametrize("stack", ["dev", "prod", "prod-weu", "p1"])
 def test_ordinary_stack_names_are_accepted(stack: str) -> None:
     assert parse_settings({}, stack, "westeurope").stack == stack
+
+
+def test_autoscale_thresholds_default_from_the_deployments_batch_and_can_be_set() -> None:
+    vllm = {"maxNumSeqs": 32}
+    (derived,) = parse(deployments=[deployment(vllm=vllm)]).deployments
+    assert derived.autoscale.metrics_mode == "vllm"
+    assert derived.autoscale.scale_out_waiting_requests == 2.0  # 32 / 16
+    assert derived.autoscale.scale_out_running_requests == 27.2  # 0.85 x 32
+    assert derived.autoscale.scale_in_running_requests == 16.0  # 0.5 x 32
+    assert derived.autoscale.scale_in_requests_per_minute == 24.0  # 0.75 x 32
+    assert derived.publish_metrics is True and derived.publish_interval_seconds == 60
+    chosen = {
+        "scaleOutRunningRequests": 30,
+        "scaleInRunningRequests": 10.5,
+        "metricsMode": "platform",
+    }
+    (given,) = parse(deployments=[deployment(vllm=vllm, autoscale=chosen)]).deployments
+    assert given.autoscale.scale_out_running_requests == 30.0
+    assert given.autoscale.scale_in_running_requests == 10.5
+    assert given.autoscale.metrics_mode == "platform"

@@ -16,7 +16,6 @@ DEPLOYMENT_ID = (
 
 POLICY = RulePolicy(
     metrics_mode="vllm",
-    max_num_seqs=16,
     scale_out_waiting=1.0,
     scale_out_running=13.6,
     scale_out_rejected_per_minute=1,
@@ -77,9 +76,9 @@ def make(
             "name": "blue",
             "instance_type": "Standard_NC24ads_A100_v4",
             "initial_instances": initial,
-            "max_concurrent_requests_per_instance": policy.max_num_seqs,
+            "max_concurrent_requests_per_instance": 16,
             "request_timeout_seconds": 180.0,
-            "max_num_seqs": policy.max_num_seqs,
+            "max_num_seqs": 16,
         },
     }
     return inputs.from_json(json.dumps(document), "tests")

@@ -29,6 +29,9 @@ def _parser() -> argparse.ArgumentParser:
     source.add_argument(
         "--inputs", type=Path, help="replay a recorded setting (from --dump-inputs) instead"
     )
+    parser.add_argument(
+        "--stack-file", type=Path, help="read this Pulumi.<stack>.yaml instead (a variant to try)"
+    )
     parser.add_argument("--deployment", help="the autoscaled deployment, if there are several")
     parser.add_argument(
         "--traffic",
@@ -38,6 +41,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--csv", type=Path, help="requests per minute to replay exactly")
     parser.add_argument("--scale", type=float, default=1.0, help="multiply the traffic")
+    parser.add_argument(
+        "--focus",
+        metavar="FROM:TO",
+        help="also report the requests that arrive in these minutes (a spike in a CSV)",
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--cold-start-minutes", type=float, default=12.0)
     parser.add_argument("--lag-minutes", type=int, default=1, help="metric delay (default 1)")
@@ -64,12 +72,22 @@ def main(argv: list[str] | None = None) -> int:
         if args.inputs:
             recorded = sim_inputs.from_json(args.inputs.read_text(), str(args.inputs))
         else:
-            recorded = _from_program(args.stack, args.deployment)
+            recorded = _from_program(args.stack, args.deployment, args.stack_file)
         load = traffic.from_csv(args.csv) if args.csv else traffic.builtin(args.traffic)
     except (sim_inputs.InputsError, traffic.TrafficError) as error:
         return _fail(str(error))
     except OSError as error:
         return _fail(f"cannot read {error.filename}: {error.strerror}")
+    if args.focus:
+        try:
+            start, end = (int(part) for part in args.focus.split(":"))
+        except ValueError:
+            return _fail(f"--focus {args.focus!r}: expected FROM:TO in minutes, e.g. 600:660")
+        if not 0 <= start < end <= len(load.per_minute):
+            return _fail(
+                f"--focus {args.focus!r}: minutes must lie within the traffic's {len(load.per_minute)}"
+            )
+        load = dataclasses.replace(load, focus=(start, end))
     if args.dump_inputs:
         args.dump_inputs.write_text(sim_inputs.to_json(recorded) + "\n")
     model = dataclasses.replace(ServingModel(), cold_start_minutes=args.cold_start_minutes)
@@ -109,12 +127,16 @@ def _price(given: float | None, deployment: sim_inputs.DeploymentModel) -> tuple
     return hourly, f"lib/prices.json, {table.currency}, retrieved {table.retrieved}"
 
 
-def _from_program(stack: str, deployment: str | None) -> sim_inputs.SimInputs:
+def _from_program(
+    stack: str, deployment: str | None, stack_file: Path | None
+) -> sim_inputs.SimInputs:
     from settings import SettingsError
-    from tools.offline import StackFileError
+    from tools.offline import StackFileError, stack_file_name
 
     try:
-        return sim_inputs.from_program(stack, deployment)
+        if stack_file is not None:
+            stack = stack_file_name(stack_file)
+        return sim_inputs.from_program(stack, deployment, stack_file)
     except (SettingsError, StackFileError) as error:
         raise sim_inputs.InputsError(str(error)) from None
 
