@@ -131,7 +131,7 @@ def _thresholds(
                 f"{key}.{name}", value, f"must be a number above 0 and at most {high:g}{why}"
             )
             return defaults[name]
-        return float(value)
+        return value  # as written, so an error echoes 16, not 16.0
 
     admitted = 2 * concurrency
     return {

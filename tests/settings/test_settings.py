@@ -469,7 +469,7 @@ BAD_CONFIGURATIONS: list[tuple[str, Any, dict[str, Any], str]] = [
         "scale-in threshold at maxNumSeqs",
         "swedencentral",
         {"deployments": [deployment(autoscale={"scaleInRunningRequests": 16})]},
-        "scaleInRunningRequests = 16.0: must be below vllm.maxNumSeqs (16)",
+        "scaleInRunningRequests = 16: must be below vllm.maxNumSeqs (16)",
     ),
     (
         "vLLM metrics mode without the publisher",
