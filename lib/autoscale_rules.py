@@ -98,93 +98,89 @@ def default_thresholds(max_num_seqs: int) -> dict[str, float]:
 
 def rules(policy: RulePolicy) -> tuple[Rule, ...]:
     """The scale-out rules (any one fires) and then the scale-in rules (all must fire)."""
-    out_window, in_window = policy.scale_out_window_minutes, policy.scale_in_window_minutes
-
-    def out(trigger: Trigger, step: int | None = None) -> Rule:
-        return Rule(
-            trigger, "Increase", step or policy.scale_out_step, policy.scale_out_cooldown_minutes
-        )
-
-    def scale_in(trigger: Trigger) -> Rule:
-        return Rule(trigger, "Decrease", policy.scale_in_step, policy.scale_in_cooldown_minutes)
-
     chosen: list[Rule] = []
     if policy.metrics_mode == "vllm":
-        chosen += [
-            out(
-                Trigger(
-                    CUSTOM_NAMESPACE,
-                    WAITING_METRIC,
-                    "Average",
-                    "Average",
-                    out_window,
-                    "GreaterThan",
-                    policy.scale_out_waiting,
-                )
-            ),
-            out(
-                Trigger(
-                    CUSTOM_NAMESPACE,
-                    RUNNING_METRIC,
-                    "Average",
-                    "Average",
-                    out_window,
-                    "GreaterThanOrEqual",
-                    policy.scale_out_running,
-                )
-            ),
-        ]
+        chosen += _vllm_scale_out(policy)
     if policy.scale_out_rejected_per_minute > 0:
-        # Sum: every 429 of the minute, however the platform splits its series; Average over the
-        # window of the minutes that had any, so a burst acts at the next evaluation.
-        chosen.append(
-            out(
-                Trigger(
-                    PLATFORM_NAMESPACE,
-                    REQUESTS_METRIC,
-                    "Sum",
-                    "Average",
-                    out_window,
-                    "GreaterThanOrEqual",
-                    policy.scale_out_rejected_per_minute,
-                    dimension=(RESPONSE_CODE_DIMENSION, REJECTED_STATUS),
-                ),
-                # Requests are being turned away now, and whatever is added serves only after a
-                # cold start: add enough in one step rather than one per cooldown.
-                step=policy.scale_out_rejected_step,
-            )
-        )
+        chosen.append(_rejected_scale_out(policy))
+    chosen.append(_scale_in(policy))
+    return tuple(chosen)
+
+
+def _out(policy: RulePolicy, trigger: Trigger, step: int | None = None) -> Rule:
+    return Rule(
+        trigger, "Increase", step or policy.scale_out_step, policy.scale_out_cooldown_minutes
+    )
+
+
+def _vllm_scale_out(policy: RulePolicy) -> list[Rule]:
+    """Requests waiting inside vLLM, or a batch that stays nearly full (then the excess waits in
+    AzureML's front end, where vLLM cannot see it)."""
+    window = policy.scale_out_window_minutes
+    waiting = Trigger(
+        CUSTOM_NAMESPACE,
+        WAITING_METRIC,
+        "Average",
+        "Average",
+        window,
+        "GreaterThan",
+        policy.scale_out_waiting,
+    )
+    running = Trigger(
+        CUSTOM_NAMESPACE,
+        RUNNING_METRIC,
+        "Average",
+        "Average",
+        window,
+        "GreaterThanOrEqual",
+        policy.scale_out_running,
+    )
+    return [_out(policy, waiting), _out(policy, running)]
+
+
+def _rejected_scale_out(policy: RulePolicy) -> Rule:
+    # Sum: every 429 of the minute, however the platform splits its series; Average over the
+    # window of the minutes that had any, so a burst acts at the next evaluation.
+    rejected = Trigger(
+        PLATFORM_NAMESPACE,
+        REQUESTS_METRIC,
+        "Sum",
+        "Average",
+        policy.scale_out_window_minutes,
+        "GreaterThanOrEqual",
+        policy.scale_out_rejected_per_minute,
+        dimension=(RESPONSE_CODE_DIMENSION, REJECTED_STATUS),
+    )
+    # Requests are being turned away now, and whatever is added serves only after a cold start:
+    # add enough in one step rather than one per cooldown.
+    return _out(policy, rejected, step=policy.scale_out_rejected_step)
+
+
+def _scale_in(policy: RulePolicy) -> Rule:
+    window = policy.scale_in_window_minutes
     if policy.metrics_mode == "vllm":
-        chosen.append(
-            scale_in(
-                Trigger(
-                    CUSTOM_NAMESPACE,
-                    RUNNING_METRIC,
-                    "Average",
-                    "Average",
-                    in_window,
-                    "LessThan",
-                    policy.scale_in_running,
-                )
-            )
+        trigger = Trigger(
+            CUSTOM_NAMESPACE,
+            RUNNING_METRIC,
+            "Average",
+            "Average",
+            window,
+            "LessThan",
+            policy.scale_in_running,
         )
     else:
         # All answers of the minute, divided by the instance count: requests per instance.
-        chosen.append(
-            scale_in(
-                Trigger(
-                    PLATFORM_NAMESPACE,
-                    REQUESTS_METRIC,
-                    "Sum",
-                    "Average",
-                    in_window,
-                    "LessThan",
-                    policy.scale_in_requests_per_minute,
-                    divide_per_instance=True,
-                )
-            )
+        trigger = Trigger(
+            PLATFORM_NAMESPACE,
+            REQUESTS_METRIC,
+            "Sum",
+            "Average",
+            window,
+            "LessThan",
+            policy.scale_in_requests_per_minute,
+            divide_per_instance=True,
         )
-    return tuple(chosen)
+    return Rule(trigger, "Decrease", policy.scale_in_step, policy.scale_in_cooldown_minutes)
 
 
 def wire(rule: Rule, metric_resource_uri: str) -> dict:

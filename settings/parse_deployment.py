@@ -23,7 +23,7 @@ from lib.catalog import (
     MAX_REQUEST_TIMEOUT_SECONDS,
     MIN_INSTANCES_PER_DEPLOYMENT,
 )
-from lib.fit import ServingRequest
+from lib.fit import FitReport, ServingRequest
 from lib.models import ModelFacts
 from lib.vllm_options import (
     MAX_EXTRA_ARGS,
@@ -130,61 +130,80 @@ def parse_deployment(reader: Reader, key: str, raw: Any) -> DeploymentSettings:
         if reader.ok(f"{key}.model")
         else ""
     )
-    fit = None
-    if facts is not None and reader.ok(
+    fit = _parse_fit(reader, key, facts, instance_type, vllm, revision)
+    deployment = DeploymentSettings(
+        name=name,
+        model=model,
+        instance_type=instance_type,
+        instance_count=instance_count,
+        vllm=vllm,
+        max_concurrent_requests_per_instance=concurrency,
+        autoscale=autoscale,
+        **_serving(reader, key, values),
+        revision=revision,
+        fit=fit,
+    )
+    rules.check_autoscale_fits_deployment(reader, key, deployment)
+    return deployment
+
+
+def _parse_fit(
+    reader: Reader,
+    key: str,
+    facts: ModelFacts | None,
+    instance_type: str,
+    vllm: VllmSettings,
+    revision: str,
+) -> FitReport | None:
+    """The model's fit on the GPUs, once every setting it depends on is valid."""
+    if facts is None or not reader.ok(
         f"{key}.instanceType",
         f"{key}.vllm.maxModelLen",
         f"{key}.vllm.maxNumSeqs",
         f"{key}.vllm.gpuMemoryUtilization",
         f"{key}.vllm.tensorParallelSize",
     ):
-        request = ServingRequest(
-            vllm.max_model_len,
-            vllm.max_num_seqs,
-            vllm.gpu_memory_utilization,
-            vllm.tensor_parallel_size,
-        )
-        fit = check_model_fit(reader, key, facts, instance_type, request, revision)
-    deployment = DeploymentSettings(
-        name=name,
-        model=model,
-        instance_type=instance_type,
-        instance_count=instance_count,
-        traffic=reader.integer(f"{key}.traffic", values["traffic"], 0, 100),
-        mirror_traffic=reader.integer(
+        return None
+    request = ServingRequest(
+        vllm.max_model_len,
+        vllm.max_num_seqs,
+        vllm.gpu_memory_utilization,
+        vllm.tensor_parallel_size,
+    )
+    return check_model_fit(reader, key, facts, instance_type, request, revision)
+
+
+def _serving(reader: Reader, key: str, values: Mapping[str, Any]) -> dict[str, Any]:
+    """Traffic, the request timeout, the probes and the metrics publisher."""
+    return {
+        "traffic": reader.integer(f"{key}.traffic", values["traffic"], 0, 100),
+        "mirror_traffic": reader.integer(
             f"{key}.mirrorTraffic",
             values["mirrorTraffic"],
             0,
             MAX_MIRROR_PERCENT,
             f" (AzureML mirrors at most {MAX_MIRROR_PERCENT} % of traffic)",
         ),
-        vllm=vllm,
-        max_concurrent_requests_per_instance=concurrency,
-        request_timeout_seconds=reader.integer(
+        "request_timeout_seconds": reader.integer(
             f"{key}.requestTimeoutSeconds",
             values["requestTimeoutSeconds"],
             1,
             MAX_REQUEST_TIMEOUT_SECONDS,
             f" ({MAX_REQUEST_TIMEOUT_SECONDS} s is the AzureML maximum)",
         ),
-        liveness_probe=_parse_probe(
+        "liveness_probe": _parse_probe(
             reader, f"{key}.livenessProbe", values["livenessProbe"], DEFAULT_LIVENESS_PROBE
         ),
-        readiness_probe=_parse_probe(
+        "readiness_probe": _parse_probe(
             reader, f"{key}.readinessProbe", values["readinessProbe"], DEFAULT_READINESS_PROBE
         ),
-        autoscale=autoscale,
-        publish_metrics=reader.boolean(f"{key}.publishMetrics", values["publishMetrics"]),
+        "publish_metrics": reader.boolean(f"{key}.publishMetrics", values["publishMetrics"]),
         # Azure Monitor takes points up to 20 minutes old and stores one-minute grains; vLLM
         # updates its gauges every few seconds. Every 1-10 minutes is what makes sense.
-        publish_interval_seconds=reader.integer(
+        "publish_interval_seconds": reader.integer(
             f"{key}.publishIntervalSeconds", values["publishIntervalSeconds"], 60, 600
         ),
-        revision=revision,
-        fit=fit,
-    )
-    rules.check_autoscale_fits_deployment(reader, key, deployment)
-    return deployment
+    }
 
 
 def _parse_concurrency(

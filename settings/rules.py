@@ -160,6 +160,13 @@ def check_autoscale_thresholds(
 ) -> None:
     """Scale-in thresholds below the scale-out ones and below a full batch, or one rule undoes
     the other (Azure's flapping estimate would then block every scale-in)."""
+    if autoscale.metrics_mode == "platform" and autoscale.scale_out_rejected_per_minute == 0:
+        reader.problem(
+            f"{key}.scaleOutRejectedPerMinute",
+            autoscale.scale_out_rejected_per_minute,
+            "must be at least 1 with metricsMode platform: the 429 rule is then the only "
+            "scale-out rule, so 0 would leave the deployment unable to grow",
+        )
     if autoscale.scale_in_running_requests >= max_num_seqs:
         reader.problem(
             f"{key}.scaleInRunningRequests",

@@ -454,6 +454,16 @@ BAD_CONFIGURATIONS: list[tuple[str, Any, dict[str, Any], str]] = [
         "scaleOutRunningRequests = 40: must be a number above 0 and at most 16 (vllm.maxNumSeqs, 16)",
     ),
     (
+        "platform mode without the 429 rule",
+        "swedencentral",
+        {
+            "deployments": [
+                deployment(autoscale={"metricsMode": "platform", "scaleOutRejectedPerMinute": 0})
+            ]
+        },
+        "scaleOutRejectedPerMinute = 0: must be at least 1 with metricsMode platform",
+    ),
+    (
         "waiting threshold of zero",
         "swedencentral",
         {"deployments": [deployment(autoscale={"scaleOutWaitingRequests": 0})]},
