@@ -502,24 +502,11 @@ class ServingEndpoint(pulumi.ComponentResource):
         """One managed online deployment: ``deployment.instance_count`` GPU instances running the
         environment's image, with vLLM's options and the shared secrets as environment variables;
         with staged ``weights``, the model asset mounted at :data:`MODEL_MOUNT_PATH`."""
-        environment_variables: dict[str, pulumi.Input[str]] = {
-            **vllm_environment(deployment, args.served_model_name),
-            **shared_environment,
-        }
-        if weights is not None:
-            environment_variables[MODEL_DIR] = MODEL_MOUNT_PATH
         for warning in deployment.fit.warnings if deployment.fit is not None else []:
             pulumi.log.warn(f"deployment {deployment.name}: {warning}", resource=self)
-        if deployment.publish_metrics:
-            # The deployment's own ARM id, spelled from the endpoint's: the deployment cannot
-            # take its own id as an input. The publisher sends vLLM's load there (ADR 0025).
-            environment_variables.update(
-                publisher_environment(
-                    pulumi.Output.concat(endpoint.id, "/deployments/", deployment.name),
-                    args.location,
-                    deployment.publish_interval_seconds,
-                )
-            )
+        environment_variables = _environment_variables(
+            args, deployment, endpoint, shared_environment, staged=weights is not None
+        )
         properties = machinelearningservices.ManagedOnlineDeploymentArgs(
             endpoint_compute_type="Managed",
             description=f"vLLM serving {deployment.model}@{deployment.revision[:12]}",
@@ -571,6 +558,34 @@ class ServingEndpoint(pulumi.ComponentResource):
                 ignore_changes=["sku.capacity"] if deployment.autoscale.enabled else [],
             ),
         )
+
+
+def _environment_variables(
+    args: ServingEndpointArgs,
+    deployment: DeploymentSettings,
+    endpoint: machinelearningservices.OnlineEndpoint,
+    shared_environment: dict[str, pulumi.Input[str]],
+    staged: bool,
+) -> dict[str, pulumi.Input[str]]:
+    """The container's environment: vLLM's options, the shared secrets, where staged weights are
+    mounted, and the metrics publisher's target."""
+    variables: dict[str, pulumi.Input[str]] = {
+        **vllm_environment(deployment, args.served_model_name),
+        **shared_environment,
+    }
+    if staged:
+        variables[MODEL_DIR] = MODEL_MOUNT_PATH
+    if deployment.publish_metrics:
+        # The deployment's own ARM id, spelled from the endpoint's: the deployment cannot take
+        # its own id as an input. The publisher sends vLLM's load there (ADR 0025).
+        variables.update(
+            publisher_environment(
+                pulumi.Output.concat(endpoint.id, "/deployments/", deployment.name),
+                args.location,
+                deployment.publish_interval_seconds,
+            )
+        )
+    return variables
 
 
 def _weights_key(deployment: DeploymentSettings) -> tuple[str, str]:
