@@ -173,6 +173,8 @@ pulumi.export(
             "maxConcurrentRequestsPerInstance": deployment.max_concurrent_requests_per_instance,
             "requestTimeoutSeconds": deployment.request_timeout_seconds,
             "autoscale": deployment.autoscale.enabled,
+            # What the autoscale rules read (vllm or platform); `make verify` checks vllm's.
+            "autoscaleMetricsMode": deployment.autoscale.metrics_mode,
             "publishMetrics": deployment.publish_metrics,
         }
         for deployment in settings.deployments

@@ -26,9 +26,9 @@ import pulumi
 from pulumi_azure_native import applicationinsights
 
 from lib.autoscale_rules import PLATFORM_NAMESPACE, RESPONSE_CODE_DIMENSION
+from lib.catalog import WORKBOOK_VERSION
 from lib.prices import PriceTable
 
-WORKBOOK_VERSION = "Notebook/1.0"
 CUSTOM_NAMESPACE = "vllm"
 DAY_MS = 24 * 3600 * 1000
 # Workbook metric aggregations (the codes the portal writes): Sum 1, Min 2, Max 3, Average 4.

@@ -304,3 +304,9 @@ KEY_VAULT_SECRETS_USER_ROLE = "4633458b-17de-408a-b874-0445c86b69e6"
 KEY_VAULT_SECRETS_OFFICER_ROLE = "b86a8fe4-44ce-4948-aee5-eccb2c155cd7"
 # Lets a principal post custom metrics for a resource (metrics-store-custom-rest-api.md).
 MONITORING_METRICS_PUBLISHER_ROLE = "3913510d-42f4-4e42-8a64-420c390055eb"
+
+# --- Azure Monitor workbooks --------------------------------------------------------------------
+# The workbook schema version the program writes and `make verify` expects: Workbooks 2023-06-01
+# (azure-rest-api-specs applicationinsights workbooks_API.json, properties.version: "like
+# 'Notebook/1.0', which should match the workbook in serializedData").
+WORKBOOK_VERSION = "Notebook/1.0"

@@ -101,3 +101,30 @@ def test_vllm_api_key_reaches_every_deployment_by_secret_injection(run: RunProgr
     ]
     # Key Vault Secrets Officer, a built-in role id (the same in every tenant).
     assert any(role.endswith("/b86a8fe4-44ce-4948-aee5-eccb2c155cd7") for role in roles)
+
+
+def test_each_deployment_exports_what_verify_reads_of_its_metrics(run: RunProgram) -> None:
+    """`make verify` picks its metrics checks from deployments.<name>: publishMetrics, autoscale
+    and autoscaleMetricsMode (clients/verify/monitoring.py)."""
+    autoscaled = {"enabled": True, "minInstances": 1, "defaultInstances": 1, "maxInstances": 2}
+    result = run(
+        "dev",
+        deployments=[
+            {"name": "blue", "traffic": 100, "autoscale": autoscaled},
+            {
+                "name": "green",
+                "traffic": 0,
+                "publishMetrics": False,
+                "autoscale": {**autoscaled, "metricsMode": "platform"},
+            },
+        ],
+    )
+    exported = result.outputs["deployments"]
+    assert {name: exported[name]["autoscaleMetricsMode"] for name in exported} == {
+        "blue": "vllm",
+        "green": "platform",
+    }
+    assert {name: exported[name]["publishMetrics"] for name in exported} == {
+        "blue": True,
+        "green": False,
+    }

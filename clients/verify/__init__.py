@@ -10,8 +10,9 @@ import importlib
 from clients.verify.registry import CHECKS, Check, Context, Outcome
 
 # The modules that register checks, in the order they run: serving first (what apps see), then
-# what ARM says. A new check for another issue: a decorated function in a module listed here.
-CHECK_MODULES = ("clients.verify.serving", "clients.verify.azure")
+# what ARM says, then Azure Monitor (issue 14). A new check for another issue: a decorated function
+# in a module listed here.
+CHECK_MODULES = ("clients.verify.serving", "clients.verify.azure", "clients.verify.monitoring")
 
 for _module in CHECK_MODULES:
     importlib.import_module(_module)

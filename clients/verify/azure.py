@@ -115,6 +115,29 @@ def _autoscale_problems(ctx: Context, setting: dict[str, Any]) -> list[str]:
     return problems
 
 
+def autoscale_settings(ctx: Context) -> list[dict[str, Any]]:
+    """The resource group's autoscale settings (ARM list), read once per run."""
+    return ctx.remember(
+        "arm-autoscale-settings",
+        lambda: ctx.arm.list(
+            f"{ctx.resource_group_id}/providers/Microsoft.Insights/autoscalesettings",
+            AUTOSCALE_API_VERSION,
+        ),
+    )
+
+
+def settings_targeting(ctx: Context, deployment: str) -> list[dict[str, Any]]:
+    """The settings whose target is ``deployment``. Found by target, not by name: the program
+    names them `autoscale-<project>-<stack>-<deployment>` (lib/naming.py), which the outputs do
+    not carry, and the target is what Azure Monitor scales."""
+    target = f"{ctx.endpoint_id}/deployments/{deployment}".lower()
+    return [
+        setting
+        for setting in autoscale_settings(ctx)
+        if str((setting.get("properties") or {}).get("targetResourceUri", "")).lower() == target
+    ]
+
+
 @check(
     "autoscale",
     "autoscale is enabled, targets its deployment, and its metrics have data",
@@ -128,19 +151,11 @@ def autoscale(ctx: Context) -> list[Outcome]:
     )
     if not wanted:
         return [skipped("no deployment of the stack autoscales")]
-    settings = ctx.arm.list(
-        f"{ctx.resource_group_id}/providers/Microsoft.Insights/autoscalesettings",
-        AUTOSCALE_API_VERSION,
-    )
+    settings = autoscale_settings(ctx)
     outcomes = []
     for name in wanted:
         target = f"{ctx.endpoint_id}/deployments/{name}"
-        matching = [
-            s
-            for s in settings
-            if str((s.get("properties") or {}).get("targetResourceUri", "")).lower()
-            == target.lower()
-        ]
+        matching = settings_targeting(ctx, name)
         if not matching:
             outcome = failed(
                 f"no autoscale setting targets deployment {name}",

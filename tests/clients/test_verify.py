@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import io
 import json
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,54 +15,19 @@ from clients.verify import CHECK_MODULES, CHECKS
 from clients.verify.cli import main
 from lib.arm import ArmClient
 from tests.support.fake_arm import FakeArm, FakeArmServer, FakeCredential
-from tests.support.fake_stack import DeployedStack, deployed_stack, set_metric
-from tests.support.fake_vllm import FakeVllm, install_fake_pulumi
+from tests.support.fake_stack import deployed_stack, set_metric
+from tests.support.fake_vllm import install_fake_pulumi
+from tests.support.verify_world import World, verify_world
 
 pytestmark = pytest.mark.usefixtures("isolated_environment", "fast_polls")
 
 ALL_CHECKS = {c.id for c in CHECKS}
 
 
-@dataclass
-class World:
-    vllm: FakeVllm
-    arm: FakeArm
-    stack: DeployedStack
-    bin_dir: Path
-
-    def verify(self, *argv: str) -> Run:
-        install_fake_pulumi(self.bin_dir, self.stack.outputs)
-        stdout, stderr = io.StringIO(), io.StringIO()
-        started = time.monotonic()
-        code = main(
-            ["--stack", "prod", "--json", "--timeout", "5", *argv],
-            stdout=stdout,
-            stderr=stderr,
-            arm_factory=lambda: ArmClient(FakeCredential(), base_url=self.arm.base_url),
-        )
-        return Run(code, stdout.getvalue(), stderr.getvalue(), time.monotonic() - started)
-
-
-@dataclass
-class Run:
-    code: int
-    stdout: str
-    stderr: str
-    seconds: float
-
-    @property
-    def checks(self) -> dict[str, dict[str, Any]]:
-        return {c["id"]: c for c in json.loads(self.stdout)["checks"]}
-
-    def status(self, check_id: str) -> str:
-        return self.checks[check_id]["status"]
-
-
 @pytest.fixture
 def world(isolated_environment: Path) -> Iterator[World]:
-    with FakeVllm(deployments={"blue": 100, "green": 0}) as vllm, FakeArmServer(FakeArm()) as arm:
-        stack = deployed_stack(arm, vllm)
-        yield World(vllm, arm, stack, isolated_environment)
+    with verify_world(isolated_environment) as world:
+        yield world
 
 
 def test_a_healthy_stack_passes_every_check(world: World) -> None:
@@ -83,6 +46,12 @@ def test_a_healthy_stack_passes_every_check(world: World) -> None:
         "managed-network": "pass",
         "endpoint-roles": "pass",
         "vllm-api-key-forwarding": "skip",
+        "vllm-metrics[blue]": "pass",
+        "vllm-metrics[green]": "pass",
+        "metrics-publisher-role[blue]": "pass",
+        "metrics-publisher-role[green]": "pass",
+        "autoscale-vllm-rules[blue]": "pass",
+        "dashboard": "pass",
     }
     assert {key.split("[")[0] for key in statuses} == ALL_CHECKS
     assert json.loads(result.stdout)["passed"] is True
@@ -101,7 +70,7 @@ def test_the_text_report_names_each_check_and_the_key_never_shows(world: World) 
     assert code == 0
     text = stdout.getvalue()
     assert "ok   openai-paths:" in text
-    assert "verify: passed (10 passed, 0 failed, 1 skipped" in text
+    assert "verify: passed (16 passed, 0 failed, 1 skipped" in text
     assert world.vllm.api_key not in text
 
 
@@ -281,12 +250,23 @@ def test_an_arm_fault_is_a_failed_check_not_a_crash(world: World) -> None:
 
 
 def test_checks_are_registered_once_from_the_listed_modules() -> None:
-    assert CHECK_MODULES == ("clients.verify.serving", "clients.verify.azure")
+    assert CHECK_MODULES == (
+        "clients.verify.serving",
+        "clients.verify.azure",
+        "clients.verify.monitoring",
+    )
     ids = [c.id for c in CHECKS]
     assert len(ids) == len(set(ids))
-    assert {"traffic", "autoscale", "managed-network", "endpoint-roles"} <= {
-        c.id for c in CHECKS if c.uses_arm
-    }
+    assert {
+        "traffic",
+        "autoscale",
+        "managed-network",
+        "endpoint-roles",
+        "vllm-metrics",
+        "metrics-publisher-role",
+        "autoscale-vllm-rules",
+        "dashboard",
+    } <= {c.id for c in CHECKS if c.uses_arm}
 
 
 def _with_vllm_api_key(world: World, key: str) -> None:

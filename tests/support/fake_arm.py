@@ -25,6 +25,8 @@ class RecordedRequest:
     api_version: str | None
     headers: dict[str, str]
     body: Any
+    # Every query parameter, decoded (a test can check a filter or a metric name that was sent).
+    query: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -184,6 +186,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             api_version=(parse_qs(parsed.query).get("api-version") or [None])[0],
             headers={key.lower(): value for key, value in self.headers.items()},
             body=body,
+            query=parse_qs(parsed.query),
         )
         with self.fake.lock:
             self.fake.requests.append(request)
