@@ -12,6 +12,7 @@ defaults from ``Pulumi.yaml`` as the CLI would.
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import json
 import runpy
@@ -398,14 +399,29 @@ class ProgramRun:
         return {r.urn: r for r in self.resources}
 
 
+@functools.lru_cache(maxsize=4)
+def _parse_project_file(text: str) -> dict[str, Any]:
+    # Keyed by the file's text, so an edited Pulumi.yaml is parsed again. Parsing its generated
+    # `config:` block with PyYAML's pure-Python loader took about a fifth of each program run, and
+    # the test suite runs the program hundreds of times; the callers copy what they return.
+    return yaml.safe_load(text)
+
+
+def _project_file() -> dict[str, Any]:
+    return _parse_project_file((ROOT / "Pulumi.yaml").read_text())
+
+
 def project_name() -> str:
-    return yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["name"]
+    return _project_file()["name"]
 
 
 def project_defaults() -> dict[str, Any]:
     """The `config:` defaults declared in Pulumi.yaml, keyed without namespace."""
-    declared = yaml.safe_load((ROOT / "Pulumi.yaml").read_text()).get("config", {})
-    return {key: spec["default"] for key, spec in declared.items() if "default" in spec}
+    declared = _project_file().get("config", {})
+    # A copy: the parsed document is shared by every run in the process.
+    return {
+        key: copy.deepcopy(spec["default"]) for key, spec in declared.items() if "default" in spec
+    }
 
 
 def committed_stacks() -> list[str]:
