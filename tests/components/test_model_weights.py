@@ -32,6 +32,10 @@ WORKSPACE_ID = (
     "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-test/providers/"
     "Microsoft.MachineLearningServices/workspaces/mlw-test"
 )
+# ARM polls here need no floor between them (see fast_polls): the fake answers at once, and the
+# floor made each PUT wait a second.
+pytestmark = pytest.mark.usefixtures("fast_polls")
+
 MODEL = "deepseek-ai/DeepSeek-R1-Distill-Llama-8B"
 REVISION = "74fbf131a939963dd1e244389bb61ad0d0440a4d"
 ENVIRONMENT_ID = f"{WORKSPACE_ID}/environments/vllm/versions/0123456789ab0000"

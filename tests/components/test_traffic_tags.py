@@ -17,6 +17,10 @@ from components.traffic import (
 from lib.arm import ArmClient
 from tests.support.fake_arm import FakeArm, FakeArmServer, FakeCredential, online_endpoint_rules
 
+# ARM polls here need no floor between them (see fast_polls): the fake answers at once, and the
+# floor made each PUT wait a second.
+pytestmark = pytest.mark.usefixtures("fast_polls")
+
 ENDPOINT_ID = (
     "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-test/providers/"
     "Microsoft.MachineLearningServices/workspaces/mlw-test/onlineEndpoints/vllm-test-abc123"

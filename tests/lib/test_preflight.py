@@ -294,7 +294,10 @@ def test_a_tcp_daemon_is_pinged_over_http(tmp_path: Path) -> None:
             return
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Ping)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # A short poll interval: shutdown() waits up to one (0.5 s by default) for the loop to stop.
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+    )
     thread.start()
     try:
         host = f"tcp://127.0.0.1:{server.server_address[1]}"
