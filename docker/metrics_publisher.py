@@ -9,8 +9,11 @@ http://127.0.0.1:8000/metrics and POSTs one point per metric, for this instance,
 ``https://<AZURE_METRICS_REGION>.monitoring.azure.com/<AZURE_METRICS_RESOURCE_ID>/metrics``
 (Azure Monitor custom metrics REST API, metrics-store-custom-rest-api.md), namespace ``vllm``,
 dimension ``instance`` (the host name). The token (audience https://monitoring.azure.com/) comes
-from AzureML's managed-identity source: MSI_ENDPOINT with header ``secret: $MSI_SECRET``,
-api-version 2017-09-01 (azure-identity's AzureMLCredential). docs/adr/0025 explains the choices.
+from the managed-identity source AzureML gives the container, read as azure-identity's
+ManagedIdentityCredential reads it: IDENTITY_ENDPOINT with header ``X-IDENTITY-HEADER:
+$IDENTITY_HEADER`` (api-version 2019-08-01) when both are set, else MSI_ENDPOINT with header
+``secret: $MSI_SECRET`` (api-version 2017-09-01, its AzureMLCredential). That source is plain
+http on a platform-internal address, not loopback. docs/adr/0025 explains the choices.
 
 Standard library only, so the image keeps one thin layer without pip. It must never hurt vLLM: it
 runs niced, reads at most a few MiB, gives up any request after a few seconds, backs off (bounded)
@@ -21,6 +24,7 @@ trouble and never logs a token, a header or anything a request carried.
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import json
 import math
 import os
@@ -68,6 +72,7 @@ SOURCE_SUCCESS = ("vllm:request_success_total", "vllm:request_success")
 
 AUDIENCE = "https://monitoring.azure.com/"
 MSI_API_VERSION = "2017-09-01"
+IDENTITY_API_VERSION = "2019-08-01"
 MAX_SCRAPE_BYTES = 8 * 1024 * 1024  # vLLM's text is tens of KiB; anything this big is cut off
 HTTP_TIMEOUT_SECONDS = 5.0
 MAX_BACKOFF_SECONDS = 600.0  # within the 20 minutes Azure Monitor accepts timestamps for
@@ -263,12 +268,57 @@ def _is_allowed_url(url: str) -> bool:
     return parts.scheme == "http" and parts.hostname in ("127.0.0.1", "localhost", "::1")
 
 
+def _is_allowed_identity_url(url: str) -> bool:
+    """The identity source the platform set: https anywhere, or plain http to an address that
+    cannot leave the host's network (loopback, link-local, private). AzureML's managed online
+    deployments serve it over http from a sidecar on a private address (for example
+    http://10.0.0.4:8911/v1/token/msi/xds in a deployment's azure-identity debug log, quoted in
+    ADR 0025), so loopback alone would refuse the one source that exists. A public http host is
+    refused: the identity secret would cross the internet in the clear."""
+    if _is_allowed_url(url):
+        return True
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme != "http" or not parts.hostname:
+        return False
+    try:
+        address = ipaddress.ip_address(parts.hostname)
+    except ValueError:
+        return False  # a name could resolve anywhere
+    return address.is_private or address.is_link_local or address.is_loopback
+
+
+@dataclass(frozen=True)
+class IdentitySource:
+    """Where the token comes from and how to ask: the URL, the header carrying the platform's
+    secret, the api-version and the name of the user-assigned client id parameter."""
+
+    url: str
+    header: str
+    secret: str = field(repr=False)
+    api_version: str
+    client_id_parameter: str
+
+
+def identity_from_environment(environ: dict[str, str]) -> IdentitySource | None:
+    """The identity source in azure-identity's order: IDENTITY_ENDPOINT + IDENTITY_HEADER
+    (api-version 2019-08-01, ``client_id``), then MSI_ENDPOINT + MSI_SECRET (AzureMLCredential:
+    api-version 2017-09-01, header ``secret``, ``clientid``)."""
+    endpoint, header = environ.get("IDENTITY_ENDPOINT", ""), environ.get("IDENTITY_HEADER", "")
+    if endpoint and header:
+        return IdentitySource(
+            endpoint, "X-IDENTITY-HEADER", header, IDENTITY_API_VERSION, "client_id"
+        )
+    endpoint, secret = environ.get("MSI_ENDPOINT", ""), environ.get("MSI_SECRET", "")
+    if endpoint and secret:
+        return IdentitySource(endpoint, "secret", secret, MSI_API_VERSION, "clientid")
+    return None
+
+
 @dataclass
 class Config:
     resource_id: str
     region: str
-    msi_endpoint: str
-    msi_secret: str = field(repr=False)
+    identity: IdentitySource
     client_id: str = ""
     interval: float = 60.0
     source_url: str = "http://127.0.0.1:8000/metrics"
@@ -291,9 +341,13 @@ def config_from_environment(environ: dict[str, str]) -> Config:
             "config",
             "AZURE_METRICS_RESOURCE_ID must be an ARM id and AZURE_METRICS_REGION a region",
         )
-    msi_endpoint, msi_secret = environ.get("MSI_ENDPOINT", ""), environ.get("MSI_SECRET", "")
-    if not msi_endpoint or not msi_secret:
-        raise PublishError("config", "no MSI_ENDPOINT/MSI_SECRET: not inside an AzureML deployment")
+    identity = identity_from_environment(environ)
+    if identity is None:
+        raise PublishError(
+            "config",
+            "no IDENTITY_ENDPOINT/IDENTITY_HEADER or MSI_ENDPOINT/MSI_SECRET: not inside an "
+            "AzureML deployment",
+        )
     try:
         interval = float(environ.get("AZURE_METRICS_INTERVAL_SECONDS", "60"))
     except ValueError:
@@ -301,8 +355,7 @@ def config_from_environment(environ: dict[str, str]) -> Config:
     config = Config(
         resource_id=resource,
         region=region,
-        msi_endpoint=msi_endpoint,
-        msi_secret=msi_secret,
+        identity=identity,
         client_id=environ.get("UAI_CLIENT_ID", ""),
         # At least 10 s (vLLM updates its gauges about every second) and at most 10 minutes.
         interval=min(600.0, max(10.0, interval if math.isfinite(interval) else 60.0)),
@@ -311,9 +364,14 @@ def config_from_environment(environ: dict[str, str]) -> Config:
         watch_pid=int(environ.get("AZURE_METRICS_WATCH_PID", "0") or 0),
         instance=socket.gethostname()[:256],
     )
-    for url in (config.source_url, config.ingestion_url, config.msi_endpoint):
+    for url in (config.source_url, config.ingestion_url):
         if not _is_allowed_url(url):
             raise PublishError("config", "refusing a non-https URL outside this machine")
+    if not _is_allowed_identity_url(identity.url):
+        host = urllib.parse.urlsplit(identity.url).hostname or "?"
+        raise PublishError(
+            "config", f"refusing the identity source at {host[:64]}: http only to a private address"
+        )
     return config
 
 
@@ -343,11 +401,12 @@ class TokenSource:
     def get(self, now: float) -> str:
         if self._token and now < self._expires - TOKEN_REFRESH_MARGIN_SECONDS:
             return self._token
-        query = {"api-version": MSI_API_VERSION, "resource": AUDIENCE}
+        identity = self.config.identity
+        query = {"api-version": identity.api_version, "resource": AUDIENCE}
         if self.config.client_id:
-            query["clientid"] = self.config.client_id
-        url = self.config.msi_endpoint + "?" + urllib.parse.urlencode(query)
-        request = urllib.request.Request(url, headers={"secret": self.config.msi_secret})  # noqa: S310
+            query[identity.client_id_parameter] = self.config.client_id
+        url = identity.url + "?" + urllib.parse.urlencode(query)
+        request = urllib.request.Request(url, headers={identity.header: identity.secret})  # noqa: S310
         status, body = _http(request, 64 * 1024)
         if status != 200:
             raise PublishError("identity", f"identity endpoint answered HTTP {status}")

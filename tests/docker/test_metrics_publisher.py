@@ -291,6 +291,57 @@ def test_bad_configuration_is_refused(monitor_fakes, extra: dict[str, str], frag
         _config(monitor_fakes, **extra)
 
 
+def test_identity_endpoint_and_header_are_preferred_as_azure_identity_does(monitor_fakes) -> None:
+    # Where the platform sets both pairs, IDENTITY_ENDPOINT/IDENTITY_HEADER win (azure-identity's
+    # ManagedIdentityCredential order), with their own header, api-version and client id name.
+    worker, _ = _publisher(
+        monitor_fakes,
+        IDENTITY_ENDPOINT=monitor_fakes["identity"].url + "/identity/token",
+        IDENTITY_HEADER="identity-header-secret-987",
+        UAI_CLIENT_ID="11111111-2222-3333-4444-555555555555",
+    )
+    assert worker.round(1000.0)
+    (token_request,) = monitor_fakes["identity"].seen
+    assert token_request.path == "/identity/token"
+    assert token_request.headers["x-identity-header"] == "identity-header-secret-987"
+    assert "secret" not in token_request.headers
+    assert token_request.query["api-version"] == ["2019-08-01"]
+    assert token_request.query["client_id"] == ["11111111-2222-3333-4444-555555555555"]
+    assert "identity-header-secret-987" not in repr(worker.config)
+
+
+def test_the_msi_pair_names_a_user_assigned_identity_as_clientid(monitor_fakes) -> None:
+    worker, _ = _publisher(monitor_fakes, UAI_CLIENT_ID="11111111-2222-3333-4444-555555555555")
+    assert worker.round(1000.0)
+    (token_request,) = monitor_fakes["identity"].seen
+    assert token_request.query["clientid"] == ["11111111-2222-3333-4444-555555555555"]
+
+
+@pytest.mark.parametrize(
+    ("url", "allowed"),
+    [
+        # AzureML's sidecar: plain http on a private address (ADR 0025).
+        ("http://10.0.0.4:8911/v1/token/msi/xds", True),
+        ("http://169.254.169.254/metadata/identity/oauth2/token", True),
+        ("http://127.0.0.1:8911/token", True),
+        ("https://identity.example.net/token", True),
+        # The secret in the clear across the internet, or to a name that could resolve anywhere.
+        ("http://20.42.0.1/token", False),
+        ("http://identity.example.net/token", False),
+        ("ftp://10.0.0.4/token", False),
+    ],
+)
+def test_the_identity_source_may_be_private_http_but_never_public_http(
+    monitor_fakes, url: str, allowed: bool
+) -> None:
+    if allowed:
+        assert _config(monitor_fakes, MSI_ENDPOINT=url).identity.url == url
+    else:
+        with pytest.raises(publisher.PublishError, match="refusing the identity source") as error:
+            _config(monitor_fakes, MSI_ENDPOINT=url)
+        assert FAKE_SECRET not in str(error.value)
+
+
 def test_interval_is_bounded() -> None:
     base = {
         "AZURE_METRICS_RESOURCE_ID": RESOURCE,
