@@ -135,7 +135,7 @@ def _deployment_items(deployment: DashboardDeployment, resource_id: str) -> list
             f"{key}-requests",
             "Requests per minute by response code (429: turned away, 408: timed out)",
             resource_id,
-            [_metric(PLATFORM_NAMESPACE, "RequestsPerMinute", SUM, RESPONSE_CODE_DIMENSION)],
+            [_metric(PLATFORM_NAMESPACE, "RequestsPerMinute", AVERAGE, RESPONSE_CODE_DIMENSION)],
         ),
     ]
     if not deployment.publishes_vllm_metrics:

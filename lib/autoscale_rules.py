@@ -139,12 +139,13 @@ def _vllm_scale_out(policy: RulePolicy) -> list[Rule]:
 
 
 def _rejected_scale_out(policy: RulePolicy) -> Rule:
-    # Sum: every 429 of the minute, however the platform splits its series; Average over the
-    # window of the minutes that had any, so a burst acts at the next evaluation.
+    # Average is the only aggregation Azure Monitor lists for the deployment's RequestsPerMinute
+    # (supported-metrics reference, microsoft-machinelearningservices-workspaces-onlineendpoints-
+    # deployments-metrics-include.md); filtered to 429 it is that minute's count of 429s.
     rejected = Trigger(
         PLATFORM_NAMESPACE,
         REQUESTS_METRIC,
-        "Sum",
+        "Average",
         "Average",
         policy.scale_out_window_minutes,
         "GreaterThanOrEqual",
@@ -169,11 +170,14 @@ def _scale_in(policy: RulePolicy) -> Rule:
             policy.scale_in_running,
         )
     else:
-        # All answers of the minute, divided by the instance count: requests per instance.
+        # The minute's answers divided by the instance count: requests per instance. Average
+        # (the only aggregation listed, as above); unfiltered it combines the response codes'
+        # series, so with errors about it reads lower than the total (tools/autoscale_sim
+        # models it so) and is then outvoted by the 429 rule, as scale-out wins in Azure.
         trigger = Trigger(
             PLATFORM_NAMESPACE,
             REQUESTS_METRIC,
-            "Sum",
+            "Average",
             "Average",
             window,
             "LessThan",

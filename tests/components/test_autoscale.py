@@ -326,9 +326,10 @@ def test_platform_mode_scales_out_on_429_and_in_on_requests_per_instance() -> No
     rules = _by_rule(run)
     assert set(rules) == {("Increase", "RequestsPerMinute"), ("Decrease", "RequestsPerMinute")}
     scale_in = rules["Decrease", "RequestsPerMinute"][0]["metricTrigger"]
-    # Every answer of the minute, divided by the instance count (Sum, as dividePerInstance wants).
+    # The minute's answers divided by the instance count, read with the one aggregation Azure
+    # Monitor lists for this metric (Average).
     assert scale_in["dividePerInstance"] is True
-    assert scale_in["statistic"] == "Sum"
+    assert scale_in["statistic"] == "Average"
     assert "dimensions" not in scale_in
     assert scale_in["threshold"] == 12  # 0.75 x maxNumSeqs
     namespaces = {r["metricTrigger"]["metricNamespace"] for rs in rules.values() for r in rs}
@@ -496,8 +497,8 @@ def test_turned_away_requests_scale_out() -> None:
     for rule in rejected:
         assert rule["scaleAction"]["direction"] == "Increase"
         assert rule["metricTrigger"]["operator"] == "GreaterThanOrEqual"
-        # Sum: every 429 of the minute, however the platform splits its series.
-        assert rule["metricTrigger"]["statistic"] == "Sum"
+        # Average: the only aggregation the deployment's RequestsPerMinute supports.
+        assert rule["metricTrigger"]["statistic"] == "Average"
         # Only the requests AzureML's admission control turned away, not all traffic.
         assert rule["metricTrigger"]["dimensions"] == [
             {"dimensionName": "envoy_response_code", "operator": "Equals", "values": ["429"]}
