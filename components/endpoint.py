@@ -33,6 +33,7 @@ from components.model_weights import ModelWeights, ModelWeightsArgs, asset_name,
 from components.traffic import EndpointTraffic, EndpointTrafficArgs
 from lib import runtime
 from lib.metrics_environment import publisher_environment
+from lib.model_assets import MODEL_MOUNT_PATH
 from lib.roles import KEY_VAULT_SECRETS_USER_ROLE, MONITORING_METRICS_PUBLISHER_ROLE, assign_role
 from lib.vllm_options import MODEL_DIR, vllm_environment
 from settings import DeploymentSettings, ProbeSettings, WeightsSource
@@ -65,7 +66,6 @@ DEPLOYMENT_TIMEOUTS = pulumi.CustomTimeouts(create="3h", update="3h")
 
 # Where a deployment mounts its staged weights (the deployment's modelMountPath); the entrypoint
 # serves the directory under it that holds config.json (docs/models.md).
-MODEL_MOUNT_PATH = "/models"
 
 _DIGEST = re.compile(r"@sha256:([0-9a-f]{64})$")
 

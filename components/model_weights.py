@@ -25,7 +25,6 @@ pins them.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import sys
 import time
@@ -39,6 +38,14 @@ import pulumi.dynamic
 from lib.arm import ArmClient, ArmError
 from lib.dynamic_inputs import arm_id_failures
 
+# Re-exported: the provider, components/endpoint.py and the tests name them here.
+from lib.model_assets import DATASTORE as DATASTORE
+from lib.model_assets import asset_name as asset_name
+from lib.model_assets import asset_version as asset_version
+from lib.model_assets import job_name as job_name
+from lib.model_assets import model_version_id as model_version_id
+from lib.model_assets import output_uri as output_uri
+
 # The API version azure-native 3.29 uses for machinelearningservices (as components/traffic.py).
 STAGING_API_VERSION = "2025-12-01"
 # How long one `pulumi up` waits for a staging job: a 70B model is ~140 GB; at the ~200 MB/s a
@@ -50,7 +57,6 @@ MAX_ATTEMPTS = 20
 # Job states (ARM JobStatus). Anything else is still on its way.
 _SUCCEEDED = {"Completed"}
 _FAILED = {"Failed", "Canceled", "NotResponding"}
-DATASTORE = "workspaceblobstore"
 OUTPUT = "weights"
 
 WORKSPACE_ID_PATTERN = re.compile(
@@ -81,36 +87,6 @@ with open(os.path.join(target, "staged-from.json"), "w") as marker:
     json.dump({"model": model, "revision": revision}, marker)
 print("staged:", sorted(os.listdir(target)), flush=True)
 """.strip()
-
-
-def asset_name(model: str) -> str:
-    """The model asset's name: the Hugging Face id with '/' spelled '--' (asset names take letters,
-    digits, '-', '_' and '.'), so the workspace shows where it came from."""
-    return model.replace("/", "--")
-
-
-def asset_version(revision: str) -> str:
-    """The asset version: the first 12 hex digits of the commit, which name it as well as git
-    short SHAs do, so a new revision is a new version."""
-    return revision[:12].lower()
-
-
-def output_uri(model: str, revision: str) -> str:
-    """Where the job writes the weights: one folder per model and revision in the blob datastore."""
-    return (
-        f"azureml://datastores/{DATASTORE}/paths/model-weights/"
-        f"{asset_name(model)}/{asset_version(revision)}/"
-    )
-
-
-def job_name(model: str, revision: str, attempt: int) -> str:
-    """A job name derived from what it stages, so a second `pulumi up` finds the first one's job."""
-    digest = hashlib.sha256(f"{model}@{revision}".encode()).hexdigest()[:16]
-    return f"stage-weights-{digest}-{attempt}"
-
-
-def model_version_id(workspace_id: str, model: str, revision: str) -> str:
-    return f"{workspace_id}/models/{asset_name(model)}/versions/{asset_version(revision)}"
 
 
 def job_body(props: Mapping[str, Any]) -> dict[str, Any]:

@@ -199,7 +199,8 @@ def managed_network(ctx: Context) -> Outcome:
     status = (network.get("status") or {}).get("status")
     rules = ctx.arm.list(f"{ctx.workspace_id}/outboundRules", ML_API_VERSION)
     inactive = [
-        f"outbound rule {r.get('name')}: {(r.get('properties') or {}).get('status')}"
+        f"outbound rule {r.get('name')} ({(r.get('properties') or {}).get('destination')}): "
+        f"{(r.get('properties') or {}).get('status')}"
         + (
             f" ({(r.get('properties') or {}).get('errorInformation')})"
             if (r.get("properties") or {}).get("errorInformation")

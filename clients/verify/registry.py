@@ -202,7 +202,11 @@ def outcome_for_error(error: Exception) -> Outcome:
         if error.code == "NoSubscription":
             fix = [error.message]
         elif error.status in (401, 403):
-            fix.append("Reader on the resource group is enough for every ARM check")
+            fix.append(
+                "Reader on the resource group is enough for every ARM check but quota-usage and "
+                "managed-online-size, which read the region's AzureML usages and VM sizes at "
+                "subscription scope (Reader on the subscription)"
+            )
         return failed("could not read ARM", [str(error)], fix)
     first = (str(error).strip().splitlines() or [""])[0][:300]
     return failed(

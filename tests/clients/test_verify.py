@@ -52,6 +52,12 @@ def test_a_healthy_stack_passes_every_check(world: World) -> None:
         "metrics-publisher-role[green]": "pass",
         "autoscale-vllm-rules[blue]": "pass",
         "dashboard": "pass",
+        "quota-usage": "pass",
+        "managed-online-size": "pass",
+        # Weights from the Hub in this stack (HF_TOKEN above): tests/clients/test_verify_weights.py.
+        "staged-weights": "skip",
+        "weights-mounted": "skip",
+        "model-revision": "skip",  # the fake outputs pin no revision
     }
     assert {key.split("[")[0] for key in statuses} == ALL_CHECKS
     assert json.loads(result.stdout)["passed"] is True
@@ -70,7 +76,7 @@ def test_the_text_report_names_each_check_and_the_key_never_shows(world: World) 
     assert code == 0
     text = stdout.getvalue()
     assert "ok   openai-paths:" in text
-    assert "verify: passed (16 passed, 0 failed, 1 skipped" in text
+    assert "verify: passed (18 passed, 0 failed, 4 skipped" in text
     assert world.vllm.api_key not in text
 
 
@@ -155,7 +161,7 @@ def test_an_inactive_network_or_rule_fails_managed_network(world: World) -> None
     result = world.verify("--only", "managed-network")
     outcome = result.checks["managed-network"]
     assert outcome["status"] == "fail"
-    assert "outbound rule hf-cdn: Inactive (FQDN not allowed)" in outcome["evidence"]
+    assert "outbound rule hf-cdn (*.hf.co): Inactive (FQDN not allowed)" in outcome["evidence"]
     assert "provision-network" in " ".join(outcome["fix"])
 
 
@@ -254,6 +260,8 @@ def test_checks_are_registered_once_from_the_listed_modules() -> None:
         "clients.verify.serving",
         "clients.verify.azure",
         "clients.verify.monitoring",
+        "clients.verify.capacity",
+        "clients.verify.weights",
     )
     ids = [c.id for c in CHECKS]
     assert len(ids) == len(set(ids))
@@ -291,3 +299,15 @@ def test_vllm_refusing_the_header_fails_the_api_key_check_with_the_verdict(world
     assert "vLLM refused the request" in outcome["summary"]
     assert "vllmApiKey cannot work" in " ".join(outcome["fix"])
     assert "a-different-vllm-key-0123" not in result.stdout
+
+
+def test_docs_verify_has_a_row_for_every_check_and_autoscale_names_the_metrics_ones() -> None:
+    root = Path(__file__).resolve().parents[2]
+    table = (root / "docs" / "verify.md").read_text()
+    missing = [c.id for c in CHECKS if f"| `{c.id}`" not in table and f"| `{c.id}[" not in table]
+    assert missing == []
+    autoscale = (root / "docs" / "autoscale.md").read_text()
+    section = autoscale.split("## What only a live stack proves", 1)[1].split("\n## ", 1)[0]
+    for check_id in ("vllm-metrics", "metrics-publisher-role", "autoscale-vllm-rules", "dashboard"):
+        assert f"`{check_id}`" in section
+        assert check_id in ALL_CHECKS

@@ -1,6 +1,6 @@
 """One deployed stack for the verify tests: the loopback fake vLLM, the fake ARM filled as
-`pulumi up` leaves it (tests/support/fake_stack.py and fake_monitoring_stack.py), and a way to run
-`make verify` against them and read its JSON report."""
+`pulumi up` leaves it (tests/support/fake_stack.py, fake_monitoring_stack.py and
+fake_region_stack.py), and a way to run `make verify` against them and read its JSON report."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from clients.verify.cli import main
 from lib.arm import ArmClient
 from tests.support.fake_arm import FakeArm, FakeArmServer, FakeCredential
 from tests.support.fake_monitoring_stack import add_monitoring
+from tests.support.fake_region_stack import add_region
 from tests.support.fake_stack import DeployedStack, deployed_stack
 from tests.support.fake_vllm import FakeVllm, install_fake_pulumi
 
@@ -67,4 +68,5 @@ def verify_world(bin_dir: Path) -> Iterator[World]:
     with FakeVllm(deployments={"blue": 100, "green": 0}) as vllm, FakeArmServer(FakeArm()) as arm:
         stack = deployed_stack(arm, vllm)
         add_monitoring(arm, stack)
+        add_region(arm, stack)
         yield World(vllm, arm, stack, bin_dir)
