@@ -7,7 +7,10 @@ file gives each test a fresh event loop and fresh mocks, and fixtures that run a
 from __future__ import annotations
 
 import asyncio
+import copy
 import gc
+import json
+import os
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -17,7 +20,7 @@ import pytest
 from clients.outputs import ENV_API_KEY, ENV_BASE_URL, ENV_MODEL
 from lib.arm import ArmClient
 from lib.pulumi_api import clear_pending_outputs
-from tools.offline import ProgramRun, committed_stacks, load_stack_config, run_program
+from tools.offline import ROOT, ProgramRun, committed_stacks, load_stack_config, run_program
 
 STACKS = committed_stacks()
 
@@ -63,10 +66,49 @@ def fresh_event_loop() -> Iterator[None]:
 RunProgram = Callable[..., ProgramRun]
 
 
+# Program runs of __main__.py, shared by the tests of one worker process that ask for the same run.
+# Hundreds of tests read the committed stacks' runs, and each run takes about half a second; a run
+# is deterministic in what the key holds (tests/test_program.py checks byte-identical previews
+# across processes). Each test gets its own deep copy, so no test sees another's changes.
+_PROGRAM_RUNS: dict[tuple[str, ...], ProgramRun] = {}
+# A test with any of these may change what a run does (a patched module, an environment variable)
+# or look at what it logs while it runs: it always gets a run of its own.
+_FIXTURES_THAT_NEED_A_FRESH_RUN = frozenset(
+    {"monkeypatch", "capsys", "capsysbinary", "capfd", "capfdbinary", "caplog", "recwarn"}
+)
+
+
+def _run_key(stack: str, preview: bool, overrides: Mapping[str, Any]) -> tuple[str, ...] | None:
+    """What a run of __main__.py depends on that a test can vary, or None when it cannot be keyed
+    (an override that is not plain data)."""
+    try:
+        frozen_overrides = json.dumps(overrides, sort_keys=True)
+    except TypeError:
+        return None
+    stack_file = ROOT / f"Pulumi.{stack}.yaml"
+    # pytest names the running test in PYTEST_CURRENT_TEST; nothing in the program reads it.
+    environment = dict(os.environ)
+    environment.pop("PYTEST_CURRENT_TEST", None)
+    return (
+        stack,
+        str(preview),
+        frozen_overrides,
+        json.dumps(environment, sort_keys=True),
+        (ROOT / "Pulumi.yaml").read_text(),
+        stack_file.read_text() if stack_file.is_file() else "",
+    )
+
+
 @pytest.fixture
-def run() -> RunProgram:
+def run(request: pytest.FixtureRequest) -> RunProgram:
     """``run(stack, program=None, **overrides)``: the stack's program (or ``program``, a function
-    declaring resources) under fresh mocks, with project keys overridden."""
+    declaring resources) under fresh mocks, with project keys overridden.
+
+    A run of ``__main__.py`` that this worker already made with the same key is handed out as a
+    deep copy instead of being made again, unless the test patches or captures (see
+    ``_FIXTURES_THAT_NEED_A_FRESH_RUN``); a run that raises is never kept, so each test that
+    expects an error sees it raised."""
+    shareable = not _FIXTURES_THAT_NEED_A_FRESH_RUN & set(request.fixturenames)
 
     def _run(
         stack: str,
@@ -74,7 +116,12 @@ def run() -> RunProgram:
         program: Callable[[], None] | None = None,
         **overrides: Any,
     ) -> ProgramRun:
-        return run_program(stack, overrides=overrides, preview=preview, program=program)
+        key = _run_key(stack, preview, overrides) if shareable and program is None else None
+        if key is None:
+            return run_program(stack, overrides=overrides, preview=preview, program=program)
+        if key not in _PROGRAM_RUNS:
+            _PROGRAM_RUNS[key] = run_program(stack, overrides=overrides, preview=preview)
+        return copy.deepcopy(_PROGRAM_RUNS[key])
 
     return _run
 
