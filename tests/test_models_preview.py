@@ -6,13 +6,13 @@ refused."""
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import yaml
 
 from tests.conftest import RunProgram
-from tools.offline import ROOT, ProgramRun
+from tests.support.preview import preview_in_process
+from tools.offline import ProgramRun
 
 DEPLOYMENT = "azure-native:machinelearningservices:OnlineDeployment"
 WEIGHTS = "pulumi-python:dynamic/model_weights:ModelWeights"
@@ -35,13 +35,7 @@ def preview_stack_file(
         "vllm-azureml:deployments": deployments,
     }
     stack_file.write_text(yaml.safe_dump({"config": config}, sort_keys=False))
-    return subprocess.run(
-        [sys.executable, "-m", "tools.preview", "--stack-file", str(stack_file)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    return preview_in_process("--stack-file", str(stack_file))
 
 
 def environments(run: ProgramRun) -> dict[str, dict[str, str]]:

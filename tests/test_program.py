@@ -3,21 +3,28 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from collections.abc import Mapping
 
 from tests.conftest import RunProgram
+from tests.support.preview import preview_in_process
 from tools.offline import ROOT, ProgramRun, load_stack_config
 
 
-def preview(*arguments: str) -> subprocess.CompletedProcess[str]:
-    """`python -m tools.preview ARGUMENTS` as a user runs it, from the repository root."""
+def preview(
+    *arguments: str, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`python -m tools.preview ARGUMENTS` as a user runs it, from the repository root. These are
+    the end-to-end runs; other tests call the same main() in-process (tests/support/preview.py)."""
     return subprocess.run(
         [sys.executable, "-m", "tools.preview", *arguments],
         cwd=ROOT,
         capture_output=True,
         text=True,
         check=False,
+        env=env,
     )
 
 
@@ -55,17 +62,25 @@ def test_a_new_region_is_one_new_stack_file(tmp_path) -> None:
     """Copy prod, change the region: the program deploys there with no other change."""
     stack_file = tmp_path / "Pulumi.prod-westeurope.yaml"
     stack_file.write_text((ROOT / "Pulumi.prod.yaml").read_text().replace("eastus2", "westeurope"))
-    result = preview("--stack-file", str(stack_file))
+    result = preview_in_process("--stack-file", str(stack_file))
     assert result.returncode == 0, result.stderr
     assert "westeurope" in result.stdout
     assert ".westeurope.inference.ml.azure.com/v1" in result.stdout
 
 
 def test_json_and_graph_files_are_byte_identical_across_runs(tmp_path, stack: str) -> None:
+    # One run in this process and one in a fresh interpreter with another string-hash seed: set
+    # and dict orders that leak into the files differ between them, as they would between two
+    # runs of the command. The fresh interpreter's seed is chosen to differ from this one's.
+    other_seed = "2" if os.environ.get("PYTHONHASHSEED") == "1" else "1"
     outputs = []
-    for attempt in ("first", "second"):
+    for attempt in ("in-process", "fresh-interpreter"):
         json_file, graph_file = tmp_path / f"{attempt}.json", tmp_path / f"{attempt}.mmd"
-        result = preview("--stack", stack, "--json", str(json_file), "--graph", str(graph_file))
+        arguments = ("--stack", stack, "--json", str(json_file), "--graph", str(graph_file))
+        if attempt == "in-process":
+            result = preview_in_process(*arguments)
+        else:
+            result = preview(*arguments, env={**os.environ, "PYTHONHASHSEED": other_seed})
         assert result.returncode == 0, result.stderr
         outputs.append((json_file.read_bytes(), graph_file.read_bytes()))
     assert outputs[0] == outputs[1]
@@ -80,7 +95,7 @@ def test_a_plaintext_secret_in_a_stack_file_stops_the_preview(tmp_path) -> None:
         (ROOT / "Pulumi.dev.yaml").read_text()
         + "  vllm-azureml:huggingFaceToken: hf_plaintext_in_git\n"
     )
-    result = preview("--stack-file", str(stack_file))
+    result = preview_in_process("--stack-file", str(stack_file))
     assert result.returncode == 2
     assert "is stored in plaintext in Pulumi.leaky.yaml" in result.stderr
     assert "hf_plaintext_in_git" not in result.stderr + result.stdout

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from typing import Any
 
 import pytest
 
 from lib.prices import PriceTable
 from tests.conftest import RunProgram
+from tests.support.preview import preview_in_process
 from tools import cost, graph, placeholders
-from tools.offline import OFFLINE_SUBSCRIPTION_ID, ROOT
+from tools.offline import OFFLINE_SUBSCRIPTION_ID
 from tools.preview import to_json
 
 TABLE = PriceTable(
@@ -116,13 +115,9 @@ def test_an_unknown_price_is_said_and_never_guessed(run: RunProgram) -> None:
 
 
 def test_make_preview_prints_cost_for_prod() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "tools.preview", "--stack", "prod"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    # `make preview STACK=prod` runs this command; the start from a shell is tested in
+    # tests/test_program.py, for dev.
+    result = preview_in_process("--stack", "prod")
     assert result.returncode == 0, result.stderr
     assert "Cost (pay-as-you-go, prices retrieved" in result.stdout
     assert re.search(
