@@ -149,15 +149,18 @@ def test_waits_never_run_past_the_call_deadline(fake: FakeArm, sleeps: Sleeps) -
     assert sum(sleeps) < 30
 
 
-def test_an_operation_that_never_ends_times_out_within_the_call_deadline() -> None:
-    # Real sleeps at the production floor of 1 s: the deadline is wall time.
+def test_an_operation_that_never_ends_times_out_within_the_call_deadline(monkeypatch) -> None:
+    # Real sleeps: the deadline is wall time. The poll floor is a third of the production one (1 s,
+    # which test_retry_after_zero_on_an_operation_polls_at_most_once_a_second checks), so that
+    # the deadline cuts in after three polls in one second instead of two in 2.5 s.
+    monkeypatch.setattr(ArmClient, "min_poll_seconds", 0.3)
     with FakeArmServer(FakeArm(polls=10**6)) as fake:
-        client = ArmClient(FakeCredential(TOKEN), base_url=fake.base_url, timeout=2.5)
+        client = ArmClient(FakeCredential(TOKEN), base_url=fake.base_url, timeout=1.0)
         started = time.monotonic()
         with pytest.raises(ArmError) as caught:
             client.put(RESOURCE, API, {})
     assert_arm_error(caught, "Timeout", "still running")
-    assert time.monotonic() - started < 4
+    assert time.monotonic() - started < 2.5
 
 
 # --- the token goes to ARM only ------------------------------------------------------------------
@@ -373,6 +376,7 @@ def test_refresh_of_a_gone_endpoint_still_drops_the_resource(fake: FakeArm) -> N
     assert result.id == ""
 
 
+@pytest.mark.usefixtures("fast_polls")  # the poll floor is not what this checks; it waited 1 s
 def test_an_import_whose_final_answer_is_garbled_fails(fake: FakeArm) -> None:
     def handler(_: FakeArm, request) -> Any:
         if request.method == "POST":
@@ -471,20 +475,24 @@ def _endless(_: HostileRequest, connection: Connection) -> None:
 
 
 @pytest.mark.parametrize(
-    ("behaviour", "code"),
+    ("behaviour", "code", "deadline"),
     [
-        (_trickle, "Timeout"),
-        (_trickled_head, "Timeout"),
-        (_bomb, "ResponseTooLarge"),
-        (_endless, "ResponseTooLarge"),
+        # The trickles must end on the deadline: a short one proves it without a long wait.
+        (_trickle, "Timeout", 0.3),
+        (_trickled_head, "Timeout", 0.3),
+        # These must end on the size bound, well before a deadline a loaded machine cannot hit.
+        (_bomb, "ResponseTooLarge", 1.5),
+        (_endless, "ResponseTooLarge", 1.5),
     ],
     ids=["trickled-body", "trickled-headers", "gzip-bomb", "endless-body"],
 )
-def test_a_body_has_a_deadline_and_a_size_bound(monkeypatch, behaviour, code: str) -> None:
+def test_a_body_has_a_deadline_and_a_size_bound(
+    monkeypatch, behaviour, code: str, deadline: float
+) -> None:
     import tracemalloc
 
     gzip_bomb(128)
-    monkeypatch.setattr(arm_module, "REQUEST_DEADLINE_SECONDS", 1.5)
+    monkeypatch.setattr(arm_module, "REQUEST_DEADLINE_SECONDS", deadline)
     monkeypatch.setattr(arm_module, "MAX_BODY_BYTES", 8 * 1024 * 1024)
     with HostileServer(behaviour) as server:
         tracemalloc.start()
