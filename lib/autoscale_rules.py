@@ -188,7 +188,8 @@ def _scale_in(policy: RulePolicy) -> Rule:
 
 
 def wire(rule: Rule, metric_resource_uri: str) -> dict:
-    """The rule as ARM's JSON (camelCase), the shape the simulator and the schema test read."""
+    """The rule as the simulator reads it: the autoscale setting's JSON in camelCase (the SDK's
+    output shape, not ARM's PascalCase dimension keys)."""
     trigger = rule.trigger
     body: dict = {
         "metricTrigger": {
