@@ -280,16 +280,21 @@ class InferenceClient:
 
     def list_models(self) -> list[str]:
         """The model ids vLLM serves (GET /v1/models)."""
+        return [str(entry["id"]) for entry in self.list_model_entries()]
+
+    def list_model_entries(self) -> list[dict[str, Any]]:
+        """GET /v1/models's ``data``: one entry per served name, each with a string ``id`` (and,
+        from vLLM, ``root``: the path or Hub id the weights were loaded from)."""
         response = self._send("GET", "/models")
         request_id = response.header("x-request-id")
         payload = self._json(response, "GET /v1/models")
         data = payload.get("data") if isinstance(payload, dict) else None
         if not isinstance(data, list):
             raise unexpected("GET /v1/models", "no `data` list of models", request_id)
-        ids = [item.get("id") for item in data if isinstance(item, dict)]
-        if any(not isinstance(model, str) for model in ids) or len(ids) != len(data):
+        entries = [item for item in data if isinstance(item, dict)]
+        if len(entries) != len(data) or any(not isinstance(e.get("id"), str) for e in entries):
             raise unexpected("GET /v1/models", "a model without a string `id`", request_id)
-        return [model for model in ids if isinstance(model, str)]
+        return entries
 
     def chat(
         self,

@@ -9,6 +9,8 @@ from typing import Any
 from clients.errors import EndpointError
 from clients.inference import ChatOptions
 from clients.verify.registry import Context, Outcome, check, failed, passed, skipped
+from lib.model_assets import MODEL_MOUNT_PATH
+from lib.vllm_options import served_model_names
 
 # Short, one right answer, cheap (the smoke test's prompt).
 PROMPT = "What is 17 + 25? Reply with the number only."
@@ -237,3 +239,68 @@ def vllm_api_key_forwarding(ctx: Context) -> list[Outcome]:
         outcome.id = name
         outcomes.append(outcome)
     return outcomes or [skipped("no deployment runs vLLM with an API key (vllmApiKey unset)")]
+
+
+def _served_problems(ctx: Context, name: str, served: str) -> tuple[list[str], list[str]]:
+    """(problems, evidence) of one deployment's /v1/models against the stack's served name and, for
+    staged weights, where vLLM loaded them from."""
+    info = (ctx.outputs.get("deployments") or {}).get(name) or {}
+    model = str(info.get("model") or "")
+    entries = ctx.client(name).list_model_entries()
+    ids = [str(entry["id"]) for entry in entries]
+    roots = sorted({str(entry.get("root")) for entry in entries})
+    evidence = [f"GET /v1/models: ids {ids}, root {', '.join(roots)}"]
+    problems = [
+        f"vLLM does not serve {expected!r}"
+        for expected in served_model_names(served, model or served)
+        if expected not in ids
+    ]
+    if info.get("weightsSource") == "workspace":
+        from_hub = [root for root in roots if not root.startswith(f"{MODEL_MOUNT_PATH}/")]
+        if from_hub:
+            problems.append(
+                f"root {', '.join(from_hub)} is not under {MODEL_MOUNT_PATH}/: vLLM did not load "
+                "the staged weights"
+            )
+    return problems, evidence
+
+
+@check("served-name", "each deployment serves the stack's model name, from the staged weights")
+def served_name(ctx: Context) -> list[Outcome]:
+    """docs/adr/0032: every deployment answers to `servedModelName`, whichever model it runs, so
+    blue/green with two models keeps one name for apps; with staged weights vLLM reads them from
+    the mount (docs/models.md)."""
+    served = ctx.outputs.get("servedModelName")
+    if not isinstance(served, str) or not served:
+        return [skipped("the stack outputs have no servedModelName")]
+    outcomes = []
+    for name in sorted(ctx.endpoint.deployments):
+        problems: list[str] = []
+        evidence: list[str] = []
+        try:
+            problems, evidence = _served_problems(ctx, name, served)
+            ctx.client(name).chat(
+                [{"role": "user", "content": PROMPT}],
+                ChatOptions(max_tokens=PROBE_MAX_TOKENS),
+                model=served,
+            )
+        except EndpointError as error:
+            problems = [*problems, f"deployment {name} did not answer as {served!r}"]
+            evidence = [*evidence, *_lines(error)]
+        if problems:
+            outcome = failed(
+                f"deployment {name} does not serve {served!r} as the stack declares",
+                problems + evidence,
+                [
+                    "the deployment's SERVE_SERVED_MODEL_NAMES and SERVE_MODEL_DIR come from the "
+                    "stack (servedModelName, weightsSource): `pulumi up` restores them; a root "
+                    "that is the Hub id with weightsSource workspace: read `entrypoint:` in "
+                    f"`az ml online-deployment get-logs -n {name} -e "
+                    f"{ctx.outputs.get('endpointName', '<endpoint>')} -l 400`",
+                ],
+            )
+        else:
+            outcome = passed(f"deployment {name} answers as {served!r}", *evidence)
+        outcome.id = name
+        outcomes.append(outcome)
+    return outcomes or [skipped("the stack outputs list no deployments")]

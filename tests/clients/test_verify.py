@@ -58,6 +58,8 @@ def test_a_healthy_stack_passes_every_check(world: World) -> None:
         "staged-weights": "skip",
         "weights-mounted": "skip",
         "model-revision": "skip",  # the fake outputs pin no revision
+        "served-name[blue]": "pass",
+        "served-name[green]": "pass",
     }
     assert {key.split("[")[0] for key in statuses} == ALL_CHECKS
     assert json.loads(result.stdout)["passed"] is True
@@ -76,7 +78,7 @@ def test_the_text_report_names_each_check_and_the_key_never_shows(world: World) 
     assert code == 0
     text = stdout.getvalue()
     assert "ok   openai-paths:" in text
-    assert "verify: passed (18 passed, 0 failed, 4 skipped" in text
+    assert "verify: passed (20 passed, 0 failed, 4 skipped" in text
     assert world.vllm.api_key not in text
 
 

@@ -12,7 +12,7 @@ from lib.model_assets import job_name
 from tests.support.fake_hub import FakeHub
 from tests.support.fake_stack import deployed_stack
 from tests.support.fake_weights_stack import REVISION, set_jobs, stage_weights
-from tests.support.verify_world import World, verify_world
+from tests.support.verify_world import SERVED_NAME, World, verify_world
 
 pytestmark = pytest.mark.usefixtures("isolated_environment", "fast_polls")
 
@@ -32,6 +32,7 @@ def world(isolated_environment: Path, hub: FakeHub) -> Iterator[World]:
     with verify_world(isolated_environment) as world:
         world.arm.resources.clear()
         world.stack = deployed_stack(world.arm, world.vllm, hf_token=False)
+        world.stack.outputs["servedModelName"] = SERVED_NAME
         stage_weights(world.arm, world.stack)
         yield world
 
@@ -147,3 +148,38 @@ def test_a_plain_http_hub_elsewhere_is_refused(
     result = world.verify("--only", "model-revision")
     assert result.status("model-revision") == "fail"
     assert "https only" in result.text("model-revision")
+
+
+# --- served-name (serving.py) with staged weights -------------------------------------------------
+
+STAGED_ROOT = f"/models/model-weights/{MODEL.replace('/', '--')}/{REVISION[:12]}"
+
+
+def test_vllm_serving_the_staged_copy_under_the_stable_name_passes(world: World) -> None:
+    world.vllm.root = STAGED_ROOT
+    result = world.verify("--only", "served-name")
+    assert result.status("served-name[blue]") == "pass"
+    assert result.status("served-name[green]") == "pass"
+    assert f"root {STAGED_ROOT}" in result.text("served-name[blue]")
+    chats = [r for r in world.vllm.requests if r.path == "/v1/chat/completions"]
+    assert {r.body["model"] for r in chats} == {"deepseek-r1-distill-llama-8b"}
+    assert {r.headers.get("azureml-model-deployment") for r in chats} == {"blue", "green"}
+
+
+def test_weights_loaded_from_the_hub_fail_served_name(world: World) -> None:
+    world.vllm.root = None  # vLLM reports the Hub id it downloaded
+    result = world.verify("--only", "served-name")
+    text = result.text("served-name[blue]")
+    assert result.status("served-name[blue]") == "fail"
+    assert f"root {MODEL} is not under /models/" in text
+    assert "get-logs -n blue" in text
+
+
+def test_a_deployment_without_the_stable_name_fails_served_name(world: World) -> None:
+    world.vllm.root = STAGED_ROOT
+    world.vllm.served_names = [MODEL]
+    result = world.verify("--only", "served-name")
+    text = result.text("served-name[green]")
+    assert "vLLM does not serve 'deepseek-r1-distill-llama-8b'" in text
+    assert "did not answer as 'deepseek-r1-distill-llama-8b'" in text
+    assert result.code == 1

@@ -127,6 +127,10 @@ class FakeVllm:
     # else vLLM's AuthenticationMiddleware answers 401 {"error": "Unauthorized"}, which the front
     # end reports as 424. The front end here forwards the caller's header unchanged.
     vllm_api_key: str | None = None
+    # vLLM's --served-model-name (default: the model id) and the path it loaded the weights from
+    # (`root` in /v1/models; default: the model id, as when vLLM downloads from the Hub).
+    served_names: list[str] | None = None
+    root: str | None = None
     requests: list[RecordedRequest] = field(default_factory=list)
     scripted: list[ScriptedError] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -257,14 +261,15 @@ class _Handler(BaseHTTPRequestHandler):
                     "object": "list",
                     "data": [
                         {
-                            "id": self.fake.model,
+                            "id": name,
                             "object": "model",
                             "created": created,
                             "owned_by": "vllm",
-                            "root": self.fake.model,
+                            "root": self.fake.root or self.fake.model,
                             "parent": None,
                             "max_model_len": self.fake.max_model_len,
                         }
+                        for name in self.fake.served_names or [self.fake.model]
                     ],
                 },
             )
@@ -292,7 +297,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._model_error(400, vllm_error(400, "messages must be a non-empty list", "messages"))
             return
         model = body.get("model")
-        if model is not None and model != fake.model:
+        if model is not None and model not in (fake.served_names or [fake.model]):
             self._model_error(404, vllm_error(404, f"The model `{model}` does not exist.", "model"))
             return
         max_tokens = body.get("max_tokens") or body.get("max_completion_tokens")

@@ -19,7 +19,10 @@ from tests.support.fake_arm import FakeArm, FakeArmServer, FakeCredential
 from tests.support.fake_monitoring_stack import add_monitoring
 from tests.support.fake_region_stack import add_region
 from tests.support.fake_stack import DeployedStack, deployed_stack
-from tests.support.fake_vllm import FakeVllm, install_fake_pulumi
+from tests.support.fake_vllm import DEFAULT_MODEL, FakeVllm, install_fake_pulumi
+
+# The stack's one served name (docs/adr/0032): vLLM answers to it and to the model id.
+SERVED_NAME = "deepseek-r1-distill-llama-8b"
 
 
 @dataclass
@@ -65,8 +68,12 @@ class World:
 @contextmanager
 def verify_world(bin_dir: Path) -> Iterator[World]:
     """A healthy stack with two deployments (blue 100 %, green 0 %, blue autoscaled)."""
-    with FakeVllm(deployments={"blue": 100, "green": 0}) as vllm, FakeArmServer(FakeArm()) as arm:
+    vllm = FakeVllm(
+        deployments={"blue": 100, "green": 0}, served_names=[SERVED_NAME, DEFAULT_MODEL]
+    )
+    with vllm, FakeArmServer(FakeArm()) as arm:
         stack = deployed_stack(arm, vllm)
+        stack.outputs["servedModelName"] = SERVED_NAME
         add_monitoring(arm, stack)
         add_region(arm, stack)
         yield World(vllm, arm, stack, bin_dir)
