@@ -66,6 +66,17 @@ def _deployments(ctx: Context, *, key: str, value: Any) -> list[str]:
     )
 
 
+def _none_because(ctx: Context, key: str, nothing: str) -> Outcome:
+    """The skip when no deployment qualifies; a stack exported before ``key`` existed says so."""
+    exported = ctx.outputs.get("deployments") or {}
+    if exported and not any(isinstance(d, dict) and key in d for d in exported.values()):
+        return skipped(
+            f"the stack outputs predate deployments.<name>.{key}: `pulumi up` exports it, then "
+            "re-run"
+        )
+    return skipped(nothing)
+
+
 def deployment_id(ctx: Context, name: str) -> str:
     return f"{ctx.endpoint_id}/deployments/{name}"
 
@@ -152,14 +163,22 @@ def _running_points(ctx: Context, resource: str) -> int:
 def _publisher_fix(ctx: Context, name: str) -> list[str]:
     endpoint = ctx.outputs.get("endpointName", "<endpoint>")
     region = ctx.outputs.get("region", "<region>")
+    output = (ctx.outputs.get("deployments") or {}).get(name) or {}
+    # Autoscale on vllm needs the metrics, so its fallback is platform; a deployment that does not
+    # autoscale on them only loses the workbook's vLLM charts.
+    fallback = (
+        f"set `autoscale.metricsMode: platform` for deployment {name} (docs/autoscale.md)"
+        if output.get("autoscale") and output.get("autoscaleMetricsMode") == "vllm"
+        else f"nothing autoscales on them; set `publishMetrics: false` for deployment {name} to "
+        "stop the publisher (the workbook then shows no vLLM charts for it)"
+    )
     return [
         "read the publisher's lines (they never carry a token): `az ml online-deployment "
         f"get-logs -e {endpoint} -n {name} --lines 200 | grep 'metrics-publisher:'`",
         "HTTP 403 there: the Monitoring Metrics Publisher role has not propagated yet (minutes) "
         "or is on another scope: see the metrics-publisher-role check",
         f"HTTP 400 or 404 from {region}.monitoring.azure.com: Azure Monitor takes no custom "
-        f"metrics for this resource: set `autoscale.metricsMode: platform` for deployment {name} "
-        "(docs/autoscale.md), then `pulumi up`",
+        f"metrics for this resource: {fallback}, then `pulumi up`",
         "no `metrics-publisher:` line at all: the publisher did not start; it starts when the "
         "deployment's environment has AZURE_METRICS_RESOURCE_ID (publishMetrics: true)",
     ]
@@ -211,7 +230,11 @@ def vllm_metrics(ctx: Context) -> list[Outcome]:
         outcome = _vllm_metrics_of(ctx, name)
         outcome.id = name
         outcomes.append(outcome)
-    return outcomes or [skipped("no deployment publishes vLLM metrics (publishMetrics: false)")]
+    return outcomes or [
+        _none_because(
+            ctx, "publishMetrics", "no deployment publishes vLLM metrics (publishMetrics: false)"
+        )
+    ]
 
 
 def _principal(ctx: Context) -> str:
@@ -226,7 +249,13 @@ def _principal(ctx: Context) -> str:
 def metrics_publisher_role(ctx: Context) -> list[Outcome]:
     names = _deployments(ctx, key="publishMetrics", value=True)
     if not names:
-        return [skipped("no deployment publishes vLLM metrics (publishMetrics: false)")]
+        return [
+            _none_because(
+                ctx,
+                "publishMetrics",
+                "no deployment publishes vLLM metrics (publishMetrics: false)",
+            )
+        ]
     principal = _principal(ctx)
     if not principal:
         return [failed("the endpoint has no managed identity", [], ["`pulumi up` gives it one"])]
@@ -374,7 +403,9 @@ def autoscale_vllm_rules(ctx: Context) -> list[Outcome]:
         outcome = _autoscale_rules_of(ctx, name)
         outcome.id = name
         outcomes.append(outcome)
-    return outcomes or [skipped("no deployment autoscales on the vllm metrics")]
+    return outcomes or [
+        _none_because(ctx, "autoscaleMetricsMode", "no deployment autoscales on the vllm metrics")
+    ]
 
 
 def workbook_id(url: Any) -> str | None:

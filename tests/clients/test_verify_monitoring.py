@@ -75,8 +75,16 @@ def test_no_vllm_namespace_fails_with_how_to_read_the_publisher_and_the_fallback
     assert PLATFORM in text  # the namespaces it did find
     assert "get-logs -e vllm-prod-a1b2c3 -n green" in text
     assert "grep 'metrics-publisher:'" in text
-    assert "autoscale.metricsMode: platform" in text
+    # green does not autoscale: its fallback is to stop publishing, not another metrics mode.
+    assert "set `publishMetrics: false` for deployment green" in text
+    assert "metricsMode" not in text
     assert result.code == 1
+
+
+def test_an_autoscaled_deployment_without_metrics_falls_back_to_platform(world: World) -> None:
+    set_namespaces(world.arm, world.stack.deployment_id("blue"), [PLATFORM])
+    text = world.verify("--only", "vllm-metrics").text("vllm-metrics[blue]")
+    assert "set `autoscale.metricsMode: platform` for deployment blue" in text
 
 
 @pytest.mark.parametrize("counts", [[None, None, None], [0, 0, 0], []])
@@ -308,3 +316,20 @@ def test_failing_monitoring_checks_never_print_the_arm_token(world: World) -> No
     )
     assert result.code == 1
     assert "fake-arm-token" not in result.stdout + result.stderr
+
+
+def test_outputs_from_before_the_fields_say_to_export_them(world: World) -> None:
+    for output in world.stack.outputs["deployments"].values():
+        del output["publishMetrics"]
+        del output["autoscaleMetricsMode"]
+    result = world.verify(
+        "--only",
+        "vllm-metrics",
+        "--only",
+        "metrics-publisher-role",
+        "--only",
+        "autoscale-vllm-rules",
+    )
+    for check_id in ("vllm-metrics", "metrics-publisher-role", "autoscale-vllm-rules"):
+        assert result.status(check_id) == "skip"
+        assert "predate deployments.<name>." in result.checks[check_id]["summary"]
