@@ -34,16 +34,16 @@ Stricter than the schemas themselves, on purpose (each is shown to fail in ``tes
   branch of a discriminated union, which a draft-04 validator would silently ignore.
 * :func:`tightenings` adds rules the schemas state only in prose: ISO 8601 durations (with the
   common ``Iso8601Duration`` pattern), autoscale capacities as whole-number strings, recurrence
-  days, hours, minutes and time zones, Azure Monitor's profile and rule limits, outbound rule names.
+  days, hours, minutes and time zones, Azure Monitor's profile and rule limits, outbound rule names,
+  workbook and role assignment names as UUIDs.
 
 Values the preview does not know yet arrive as the string ``"[unknown]"``; they are wildcards
 (dropped before validation) and counted. Under the mocks the program has none today, and the
 variant test keeps it that way: a value hidden behind an unknown would go unchecked.
 
 Not covered (no schema vendored for them, :data:`NOT_COVERED`): resource group, Log Analytics,
-Application Insights, diagnostic settings, role assignments, the stack's workbook (its body is checked
-in tests/components/test_dashboard.py); nor the registry import (an ARM action,
-not a resource body). The schemas give no pattern for endpoint, deployment or environment names;
+Application Insights, diagnostic settings; nor the registry import (an ARM action, not a resource
+body). The schemas give no pattern for endpoint, deployment or environment names;
 settings validates those.
 """
 
@@ -70,6 +70,7 @@ from referencing import Registry, Resource
 from components.model_weights import job_body, job_name, model_version_body
 from components.traffic import EndpointTrafficProvider
 from lib.arm import ArmClient
+from lib.catalog import PRINCIPAL_TYPES
 from tests.conftest import BLUE_GREEN_WITH_MIRROR, STACKS
 from tools.offline import ProgramRun, RecordedResource, run_program
 
@@ -81,6 +82,10 @@ INSIGHTS = "2022-10-01/Microsoft.Insights.json"
 CONTAINER_REGISTRY = "2025-11-01/Microsoft.ContainerRegistry.json"
 KEY_VAULT = "2026-02-01/Microsoft.KeyVault.json"
 STORAGE = "2026-04-01/Microsoft.Storage.json"
+# The same API versions as azure-native 3.29 sends ("Uses Azure REST API version ..." in the
+# docstrings of authorization.RoleAssignment and applicationinsights.Workbook).
+AUTHORIZATION = "2022-04-01/Microsoft.Authorization.json"
+WORKBOOKS = "2023-06-01/Microsoft.Insights.Application.json"
 
 UNKNOWN = "[unknown]"
 ENDPOINT_TYPE = "azure-native:machinelearningservices:OnlineEndpoint"
@@ -136,7 +141,7 @@ TRACKED = {"location", "tags"}
 # pulumi_azure_native 3.29.0, and the resource definition in the schema file. The SDK takes
 # `properties=` for ML endpoints, deployments, environment versions and Key Vault vaults and
 # secrets; it flattens the properties of workspaces, registries, cache rules, storage accounts,
-# blob services and autoscale settings into top-level arguments.
+# blob services, autoscale settings, role assignments and workbooks into top-level arguments.
 ARM_SHAPES: dict[str, ArmShape] = {
     "azure-native:machinelearningservices:Workspace": _shape(
         MACHINE_LEARNING,
@@ -235,6 +240,26 @@ ARM_SHAPES: dict[str, ArmShape] = {
         set(),
         flattened=True,
     ),
+    # An extension resource: `scope` is the URL's prefix ({scope}/providers/Microsoft.Authorization/
+    # roleAssignments/{name}), never in the body; the schema has no envelope keys.
+    "azure-native:authorization:RoleAssignment": _shape(
+        AUTHORIZATION,
+        "/resourceDefinitions/roleAssignments",
+        "roleAssignmentName",
+        {"scope"},
+        set(),
+        flattened=True,
+    ),
+    # `resourceName` is the workbook's name (a UUID); its `tags` are the resource's, not the
+    # deprecated string list `properties.tags`.
+    "azure-native:applicationinsights:Workbook": _shape(
+        WORKBOOKS,
+        "/resourceDefinitions/workbooks",
+        "resourceName",
+        {"resourceGroupName"},
+        TRACKED | {"identity", "kind"},
+        flattened=True,
+    ),
 }
 
 # azure-native types the program declares whose provider namespace or resource type is not in the
@@ -247,11 +272,6 @@ NOT_COVERED = {
     ),
     "azure-native:monitor:DiagnosticSetting": (
         "Microsoft.Insights/diagnosticSettings is not in 2022-10-01/Microsoft.Insights.json"
-    ),
-    "azure-native:authorization:RoleAssignment": "Microsoft.Authorization is not vendored",
-    "azure-native:applicationinsights:Workbook": (
-        "Microsoft.Insights.Application (workbooks) is not vendored; tests/components/"
-        "test_dashboard.py checks the body against the 2023-06-01 schema's properties"
     ),
 }
 
@@ -339,6 +359,10 @@ NO_EXPRESSIONS = {
 }
 ISO_8601_DURATION = {"$ref": f"{SCHEMA_BASE_URI}{COMMON}#/definitions/Iso8601Duration"}
 WHOLE_NUMBER = {"type": "string", "pattern": "^[0-9]+$"}
+UUID = {
+    "type": "string",
+    "pattern": "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
+}
 
 
 @dataclass(frozen=True)
@@ -454,6 +478,19 @@ def tightenings() -> list[Tightening]:
                 ]["properties"]["name"]["oneOf"][0]
             },
             "each key is a workspaces/outboundRules name (its resource definition's pattern)",
+        ),
+        Tightening(
+            WORKBOOKS,
+            "/resourceDefinitions/workbooks/properties/name",
+            UUID,
+            "description: 'The value must be an UUID'",
+        ),
+        Tightening(
+            AUTHORIZATION,
+            "/resourceDefinitions/roleAssignments/properties/name",
+            UUID,
+            "the SDK's roleAssignmentName docstring (the REST spec's description): 'It can be "
+            "any valid GUID'",
         ),
     ]
 
@@ -961,12 +998,15 @@ def _sdk_descriptions(type_token: str) -> dict[str, str]:
     module, name = type_token.split(":")[1:]
     args_class = getattr(getattr(pulumi_azure_native, module), f"{name}Args")
     resource_class = getattr(getattr(pulumi_azure_native, module), name)
-    internal = set(inspect.signature(resource_class._internal_init).parameters) - {
+    parameters = set(inspect.signature(resource_class._internal_init).parameters) - {
         "__self__",
         "resource_name",
         "opts",
         "__props__",
     }
+    # An input that collides with Pulumi's own argument gets a trailing underscore there only
+    # (the workbook's `resource_name_`; its Args property is `resource_name`).
+    internal = {name.removesuffix("_") for name in parameters}
     getters = {
         python: prop.fget for python, prop in vars(args_class).items() if isinstance(prop, property)
     }
@@ -1068,6 +1108,8 @@ WORKSPACE = "azure-native:machinelearningservices:Workspace"
 ENVIRONMENT = "azure-native:machinelearningservices:EnvironmentVersion"
 REGISTRY = "azure-native:containerregistry:Registry"
 STORAGE_ACCOUNT = "azure-native:storage:StorageAccount"
+ROLE_ASSIGNMENT = "azure-native:authorization:RoleAssignment"
+WORKBOOK = "azure-native:applicationinsights:Workbook"
 
 # (variant, type, path in the ARM body, wrong value, what the report must say)
 MUTATIONS = [
@@ -1164,6 +1206,23 @@ MUTATIONS = [
     ("prod", AUTOSCALE, "properties.enabled", "true", "is not of type 'boolean'"),
     ("blue-green-mirror", TRAFFIC_TYPE, "properties.mirrorTraffic.green", "20", "'integer'"),
     ("hugging-face-token", "azure-native:keyvault:Secret", "properties.value", 42, "'string'"),
+    # 2023-06-01 knows one kind; "user" (private workbooks) was an older API's.
+    ("prod", WORKBOOK, "kind", "user", "'user' is not one of ['shared']"),
+    ("prod", WORKBOOK, "name", "vllm-azureml-prod", "'vllm-azureml-prod' does not match"),
+    # The document as an object rather than its serialized JSON.
+    ("prod", WORKBOOK, "properties.serializedData", {"items": []}, "is not of type 'string'"),
+    # The deprecated properties.tags is a list of strings, not the resource's tag map.
+    ("prod", WORKBOOK, "properties.tags", {"stack": "prod"}, "is not of type 'array'"),
+    ("prod", WORKBOOK, "properties.version", 1, "1 is not of type 'string'"),
+    (
+        "prod",
+        ROLE_ASSIGNMENT,
+        "properties.principalType",
+        "ManagedIdentity",
+        "'ManagedIdentity' is not one of",
+    ),
+    ("prod", ROLE_ASSIGNMENT, "name", "metrics-publisher", "'metrics-publisher' does not match"),
+    ("prod", ROLE_ASSIGNMENT, "properties.description", None, "None is not of type 'string'"),
 ]
 
 
@@ -1194,8 +1253,11 @@ def test_wrong_value_is_caught(
         (AUTOSCALE, "properties.profiles.0.rules.0.metricTrigger.metric"),
         # A Kubernetes-only deployment property on a Managed deployment.
         (DEPLOYMENT, "properties.containerResourceRequirements"),
+        (WORKBOOK, "properties.displayname"),
+        (ROLE_ASSIGNMENT, "properties.principalID"),
         # A path parameter the mapping forgot would stay at the top of the body.
         (STORAGE_ACCOUNT, "resourceGroupName"),
+        (ROLE_ASSIGNMENT, "scope"),
     ],
 )
 def test_unknown_property_is_caught(type_token: str, path: str) -> None:
@@ -1219,10 +1281,44 @@ def test_a_bad_outbound_rule_name_is_caught() -> None:
     assert any("'-huggingface.co' does not match" in line for line in problems(body))
 
 
-def test_missing_required_property_is_caught() -> None:
-    body = _body("dev", ENVIRONMENT)
-    del body.document["properties"]["inferenceConfig"]["scoringRoute"]["port"]
-    assert any("'port' is a required property" in line for line in problems(body))
+@pytest.mark.parametrize(
+    ("variant", "type_token", "path"),
+    [
+        ("dev", ENVIRONMENT, "properties.inferenceConfig.scoringRoute.port"),
+        ("prod", WORKBOOK, "properties.displayName"),
+        ("prod", WORKBOOK, "properties.serializedData"),
+        ("prod", WORKBOOK, "properties.category"),
+        ("prod", ROLE_ASSIGNMENT, "properties.principalId"),
+        ("prod", ROLE_ASSIGNMENT, "properties.roleDefinitionId"),
+    ],
+)
+def test_missing_required_property_is_caught(variant: str, type_token: str, path: str) -> None:
+    body = _body(variant, type_token)
+    assert not problems(body)
+    *parents, key = path.split(".")
+    node = body.document
+    for part in parents:
+        node = node[part]
+    del node[key]
+    assert any(f"'{key}' is a required property" in line for line in problems(body)), problems(body)
+
+
+def test_every_deployer_principal_type_settings_allow_is_one_the_schema_allows() -> None:
+    # deployerPrincipalType reaches a role assignment only with a Hugging Face token (the variant
+    # covers User, the default); the other allowed values must be valid too.
+    principal_type = schema_document_raw(AUTHORIZATION)["definitions"]["RoleAssignmentProperties"][
+        "properties"
+    ]["principalType"]["oneOf"][0]
+    assert set(PRINCIPAL_TYPES) <= set(principal_type["enum"])
+
+
+def test_the_uuid_names_are_what_the_sources_say() -> None:
+    """The two UUID tightenings restate prose: the workbook schema's and the SDK's (the REST
+    spec's roleAssignmentName parameter), so a reworded source makes this fail, not pass."""
+    workbook_name = schema_document_raw(WORKBOOKS)["resourceDefinitions"]["workbooks"]
+    assert "The value must be an UUID" in workbook_name["properties"]["name"]["description"]
+    role_assignment_name = _sdk_descriptions(ROLE_ASSIGNMENT)["roleAssignmentName"]
+    assert "It can be any valid GUID" in role_assignment_name
 
 
 def test_unknown_values_are_wildcards_and_counted() -> None:
