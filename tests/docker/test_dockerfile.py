@@ -4,6 +4,7 @@ and no moving tag anywhere in the repository. hadolint runs from `make lint`."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from settings import DEFAULT_BASE_IMAGE
@@ -54,17 +55,20 @@ def test_nothing_in_the_repository_pins_a_moving_tag() -> None:
     needle = ":" + "latest"  # spelled in two parts so this file does not match itself
     skipped = {"venv", ".git", ".pytest_cache", ".ruff_cache", "__pycache__", "node_modules"}
     offenders = []
-    for path in ROOT.rglob("*"):
-        if not path.is_file() or skipped.intersection(path.relative_to(ROOT).parts):
-            continue
-        if path.suffix == ".md":
-            continue  # prose may explain why not
-        try:
-            text = path.read_text()
-        except (UnicodeDecodeError, OSError):
-            continue
-        if needle in text:
-            offenders.append(str(path.relative_to(ROOT)))
+    # Skipped folders are pruned before they are entered: walking a real venv (~28,000 files in
+    # a fresh clone after `make install`) only to drop every path took about 2 s.
+    for folder, folders, files in os.walk(ROOT):
+        folders[:] = sorted(name for name in folders if name not in skipped)
+        for name in files:
+            path = Path(folder, name)
+            if name in skipped or path.suffix == ".md" or not path.is_file():
+                continue  # prose (.md) may explain why not
+            try:
+                text = path.read_text()
+            except (UnicodeDecodeError, OSError):
+                continue
+            if needle in text:
+                offenders.append(str(path.relative_to(ROOT)))
     assert offenders == [], f"files outside *.md that mention a moving tag: {offenders}"
 
 
