@@ -505,6 +505,39 @@ def _run_main() -> None:
     runpy.run_path(str(PROGRAM), run_name="__main__")
 
 
+def _is_provider_type_alias(alias: object, type_token: str) -> bool:
+    """Whether ``alias`` is one the provider SDK adds to every resource of its own: the same
+    package's earlier type tokens (``azure-native:storage/v20230101:StorageAccount``, ...), with no
+    name, parent, stack or project of its own."""
+    if not isinstance(alias, pulumi.Alias) or not isinstance(alias.type_, str):
+        return False
+    # An Alias leaves a field it does not set as ``...`` (the SDK's typing does not say so).
+    unset = all(getattr(alias, key) is ... for key in ("name", "parent", "stack", "project"))
+    package = type_token.split(":", 1)[0] + ":"
+    return unset and alias.type_.startswith(package)
+
+
+def _without_provider_type_aliases(
+    args: pulumi.ResourceTransformationArgs,
+) -> pulumi.ResourceTransformationResult | None:
+    """The resource without the provider SDK's own type aliases.
+
+    azure-native gives each resource an alias for each API version that ever declared its type
+    (30 and more for an online endpoint; ~320 in a prod run), and the SDK turns each into a URN
+    through its own outputs and tasks: about a third of a program run's time. Aliases only let
+    the engine match a resource in earlier state under an old type; an offline run has no state,
+    registers nothing with the real engine and records no alias, so what it records is the same
+    without them. Aliases the program declares itself (a renamed component) are kept.
+    """
+    aliases = list(args.opts.aliases or [])
+    kept = [alias for alias in aliases if not _is_provider_type_alias(alias, args.type_)]
+    if len(kept) == len(aliases):
+        return None
+    options = copy.copy(args.opts)
+    options.aliases = kept
+    return pulumi.ResourceTransformationResult(props=args.props, opts=options)
+
+
 def run_program(
     stack: str,
     overrides: Mapping[str, Any] | None = None,
@@ -531,6 +564,7 @@ def run_program(
         mocks, project=project_name(), stack=stack, preview=preview, monitor=monitor
     )
     pulumi.runtime.set_all_config(config, secret_keys)
+    pulumi.runtime.register_stack_transformation(_without_provider_type_aliases)
     with _program_on_path():
         run_program_function(program or _run_main)
     root = get_root_resource()
