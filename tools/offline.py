@@ -505,10 +505,13 @@ def _run_main() -> None:
     runpy.run_path(str(PROGRAM), run_name="__main__")
 
 
-def _is_provider_type_alias(alias: object, type_token: str) -> bool:
-    """Whether ``alias`` is one the provider SDK adds to every resource of its own: the same
-    package's earlier type tokens (``azure-native:storage/v20230101:StorageAccount``, ...), with no
-    name, parent, stack or project of its own."""
+def _is_provider_type_alias(alias: object, resource: object, type_token: str) -> bool:
+    """Whether ``alias`` is one a generated provider SDK (``pulumi_azure_native``,
+    ``pulumi_docker``) adds to each of its resources: an earlier type token of the same package
+    (``azure-native:storage/v20230101:StorageAccount``, ...), with no name, parent, stack or project
+    of its own. The program's components and dynamic resources are never such resources."""
+    if not type(resource).__module__.startswith("pulumi_"):
+        return False
     if not isinstance(alias, pulumi.Alias) or not isinstance(alias.type_, str):
         return False
     # An Alias leaves a field it does not set as ``...`` (the SDK's typing does not say so).
@@ -527,10 +530,13 @@ def _without_provider_type_aliases(
     through its own outputs and tasks: about a third of a program run's time. Aliases only let
     the engine match a resource in earlier state under an old type; an offline run has no state,
     registers nothing with the real engine and records no alias, so what it records is the same
-    without them. Aliases the program declares itself (a renamed component) are kept.
+    without them (tests/tools/test_offline.py compares). Aliases that name a resource's old name or
+    parent, and any alias on the program's own components and dynamic resources, are kept.
     """
     aliases = list(args.opts.aliases or [])
-    kept = [alias for alias in aliases if not _is_provider_type_alias(alias, args.type_)]
+    kept = [
+        alias for alias in aliases if not _is_provider_type_alias(alias, args.resource, args.type_)
+    ]
     if len(kept) == len(aliases):
         return None
     options = copy.copy(args.opts)
