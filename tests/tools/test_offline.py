@@ -24,7 +24,7 @@ def test_dropping_the_provider_type_aliases_changes_nothing_a_run_records(
 
 def _transformed(resource: object, type_token: str, aliases: list[pulumi.Alias]) -> list:
     args = pulumi.ResourceTransformationArgs(
-        resource=resource,  # type: ignore[arg-type]
+        resource=resource,
         type_=type_token,
         name="example",
         props={},
