@@ -3,6 +3,7 @@ what Azure Monitor needs to scale on LLM load without flapping (docs/adr/0026)."
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 
 import pytest
@@ -21,26 +22,22 @@ from lib.autoscale_rules import (
     rules,
     wire,
 )
+from tests.support.sim_inputs import POLICY
 
 BATCH_SIZES = (1, 2, 8, 16, 32, 64, 256)
 
 
 def policy(mode: MetricsMode, max_num_seqs: int, rejected_per_minute: int = 1) -> RulePolicy:
+    """The simulator tests' policy, with the thresholds settings would derive for this batch."""
     defaults = default_thresholds(max_num_seqs)
-    return RulePolicy(
+    return dataclasses.replace(
+        POLICY,
         metrics_mode=mode,
         scale_out_waiting=defaults["scaleOutWaitingRequests"],
         scale_out_running=defaults["scaleOutRunningRequests"],
         scale_out_rejected_per_minute=rejected_per_minute,
         scale_in_running=defaults["scaleInRunningRequests"],
         scale_in_requests_per_minute=defaults["scaleInRequestsPerMinute"],
-        scale_out_window_minutes=5,
-        scale_in_window_minutes=20,
-        scale_out_step=1,
-        scale_out_rejected_step=3,
-        scale_in_step=1,
-        scale_out_cooldown_minutes=15,
-        scale_in_cooldown_minutes=10,
     )
 
 
