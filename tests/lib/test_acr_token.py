@@ -15,6 +15,7 @@ import pytest
 from azure.core.exceptions import ClientAuthenticationError
 
 from lib.acr_token import RegistryLoginError, exchange_refresh_token
+from tests.support.loopback import SERVE_POLL_SECONDS
 
 LOGIN_SERVER = "crvllmtest123.azurecr.io"
 
@@ -66,9 +67,9 @@ def registry_server() -> Iterator[tuple[str, list[dict[str, list[str]]], dict[st
             self.wfile.write(body)
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    # A short poll interval: shutdown() waits up to one (0.5 s by default) for the loop to stop.
+    # shutdown() waits for the loop's next poll (0.5 s by default); see SERVE_POLL_SECONDS.
     thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        target=server.serve_forever, kwargs={"poll_interval": SERVE_POLL_SECONDS}, daemon=True
     )
     thread.start()
     try:

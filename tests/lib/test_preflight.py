@@ -17,6 +17,7 @@ from lib.arm import ArmClient
 from lib.preflight import Finding, PreflightError, PreflightTarget, run_checks
 from lib.quota import DeploymentDemand
 from tests.support.fake_arm import FakeArm, FakeArmServer, FakeCredential
+from tests.support.loopback import SERVE_POLL_SECONDS
 
 SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 TARGET = PreflightTarget(
@@ -294,9 +295,9 @@ def test_a_tcp_daemon_is_pinged_over_http(tmp_path: Path) -> None:
             return
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Ping)
-    # A short poll interval: shutdown() waits up to one (0.5 s by default) for the loop to stop.
+    # shutdown() waits for the loop's next poll (0.5 s by default); see SERVE_POLL_SECONDS.
     thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        target=server.serve_forever, kwargs={"poll_interval": SERVE_POLL_SECONDS}, daemon=True
     )
     thread.start()
     try:

@@ -17,6 +17,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+from tests.support.loopback import SERVE_POLL_SECONDS
+
 
 @dataclass
 class RecordedRequest:
@@ -222,7 +224,9 @@ class FakeArmServer:
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
         self.fake.base_url = self.url
         self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": SERVE_POLL_SECONDS},
+            daemon=True,
         )
 
     def __enter__(self) -> FakeArm:

@@ -12,6 +12,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote
 
+from tests.support.loopback import SERVE_POLL_SECONDS
+
 
 @dataclass
 class FakeHub:
@@ -41,9 +43,11 @@ class FakeHub:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        # A short poll interval: shutdown() waits up to one (0.5 s by default) for the loop to stop.
+        # shutdown() waits for the loop's next poll (0.5 s by default); see SERVE_POLL_SECONDS.
         self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": SERVE_POLL_SECONDS},
+            daemon=True,
         )
         self._thread.start()
         return self

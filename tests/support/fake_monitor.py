@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.support.loopback import SERVE_POLL_SECONDS
+
 FAKE_TOKEN = "fake-monitoring-token-0123456789"
 FAKE_SECRET = "fake-msi-secret-abcdef"
 
@@ -75,7 +77,9 @@ class LoopbackServer:
 
         self.server = Server(("127.0.0.1", 0), Handler)
         self.thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+            target=self.server.serve_forever,
+            kwargs={"poll_interval": SERVE_POLL_SECONDS},
+            daemon=True,
         )
         self.thread.start()
         return self

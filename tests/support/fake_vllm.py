@@ -34,6 +34,8 @@ from typing import Any
 
 from azure.core.credentials import AccessToken
 
+from tests.support.loopback import SERVE_POLL_SECONDS
+
 DEFAULT_MODEL = "deepseek-ai/DeepSeek-R1-Distill-Llama-8B"
 NO_ROUTE = (
     "No valid deployments to route to. Please check that the endpoint has at least one "
@@ -144,9 +146,9 @@ class FakeVllm:
         server.daemon_threads = True
         server.fake = self  # type: ignore[attr-defined]
         self._server = server
-        # A short poll interval keeps shutdown (once per test) fast.
+        # A short poll interval keeps shutdown (once per test) fast; see SERVE_POLL_SECONDS.
         self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+            target=server.serve_forever, kwargs={"poll_interval": SERVE_POLL_SECONDS}, daemon=True
         )
         self._thread.start()
         return self

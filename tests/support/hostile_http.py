@@ -20,6 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from tests.support.loopback import SERVE_POLL_SECONDS
+
 
 @dataclass
 class HostileRequest:
@@ -96,7 +98,7 @@ class HostileServer:
         self._listener = socket.socket()
         self._listener.bind(("127.0.0.1", 0))
         self._listener.listen(16)
-        self._listener.settimeout(0.05)
+        self._listener.settimeout(SERVE_POLL_SECONDS)
         self._connections: list[socket.socket] = []
         self._thread = threading.Thread(target=self._serve, daemon=True)
 
