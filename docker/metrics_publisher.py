@@ -36,6 +36,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
+from http.client import HTTPResponse
 
 NAMESPACE = "vllm"
 INSTANCE_DIMENSION = "instance"
@@ -376,15 +377,33 @@ def config_from_environment(environ: dict[str, str]) -> Config:
 
 
 def _http(request: urllib.request.Request, limit: int) -> tuple[int, bytes]:
+    # The socket timeout bounds each read, not the whole answer: a server sending a byte every
+    # few seconds would hold the publisher for ever. So the body also has an overall deadline.
+    deadline = time.monotonic() + HTTP_TIMEOUT_SECONDS
     try:
         with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT_SECONDS) as response:  # noqa: S310 - scheme checked in Config
-            return response.status, response.read(limit)
+            return response.status, _read_by(response, limit, deadline)
     except urllib.error.HTTPError as error:
         return error.code, b""
     except (urllib.error.URLError, OSError, ValueError) as error:
         raise PublishError(
             "network", f"{request.get_method()} failed: {type(error).__name__}"
         ) from None
+
+
+def _read_by(response: HTTPResponse, limit: int, deadline: float) -> bytes:
+    """At most ``limit`` bytes of the body, in chunks, giving up at ``deadline``."""
+    chunks: list[bytes] = []
+    size = 0
+    while size < limit:
+        if time.monotonic() > deadline:
+            raise OSError("the answer took longer than the request deadline")
+        chunk = response.read1(min(64 * 1024, limit - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
 
 
 class TokenSource:

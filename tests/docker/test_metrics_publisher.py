@@ -6,7 +6,10 @@ from __future__ import annotations
 import importlib.util
 import io
 import math
+import socket
 import sys
+import threading
+import time
 from pathlib import Path
 from types import ModuleType
 
@@ -230,6 +233,46 @@ def test_vllm_down_publishes_nothing_and_retries_next_interval(monitor_fakes) ->
         worker.round(float(second))
     # Five failed reads in four minutes, one line: the log is rate-limited.
     assert log.getvalue().count("metrics-publisher:") == 1
+
+
+def test_a_trickled_answer_is_given_up_at_the_request_deadline(
+    monitor_fakes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A byte every 0.1 s keeps each socket read inside its timeout; only an overall deadline on
+    # the body ends it (a server could otherwise hold the publisher for ever).
+    stop = threading.Event()
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+
+    def trickle() -> None:
+        connection, _ = server.accept()
+        connection.recv(65536)
+        connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n")
+        while not stop.is_set():
+            try:
+                connection.sendall(b"#")
+            except OSError:
+                break
+            stop.wait(0.1)
+        connection.close()
+
+    thread = threading.Thread(target=trickle, daemon=True)
+    thread.start()
+    monkeypatch.setattr(publisher, "HTTP_TIMEOUT_SECONDS", 0.5)
+    port = server.getsockname()[1]
+    worker, _ = _publisher(
+        monitor_fakes, AZURE_METRICS_SOURCE_URL=f"http://127.0.0.1:{port}/metrics"
+    )
+    started = time.monotonic()
+    try:
+        with pytest.raises(publisher.PublishError, match="failed"):
+            worker.scrape(0.0)
+        assert time.monotonic() - started < 3
+    finally:
+        stop.set()
+        thread.join(5)
+        server.close()
 
 
 def test_ingestion_errors_back_off_up_to_the_bound_and_recover(monitor_fakes) -> None:
