@@ -29,11 +29,11 @@ from urllib.parse import urlparse
 import pulumi
 from pulumi_azure_native import authorization, keyvault, machinelearningservices
 
-from components.model_weights import ModelWeights, ModelWeightsArgs, asset_name, asset_version
+from components.model_weights import ModelWeights, ModelWeightsArgs
 from components.traffic import EndpointTraffic, EndpointTrafficArgs
 from lib import runtime
 from lib.metrics_environment import publisher_environment
-from lib.model_assets import MODEL_MOUNT_PATH
+from lib.model_assets import MODEL_MOUNT_PATH, asset_name, asset_version
 from lib.roles import KEY_VAULT_SECRETS_USER_ROLE, MONITORING_METRICS_PUBLISHER_ROLE, assign_role
 from lib.vllm_options import MODEL_DIR, vllm_environment
 from settings import DeploymentSettings, ProbeSettings, WeightsSource
@@ -63,9 +63,6 @@ VLLM_API_KEY_SECRET_NAME = "vllm-api-key"  # noqa: S105 - a name, not a value
 # only a longer value helps: 3 hours for create and update, and delete keeps the default
 # (docs/adr/0024-deployment-timeouts.md).
 DEPLOYMENT_TIMEOUTS = pulumi.CustomTimeouts(create="3h", update="3h")
-
-# Where a deployment mounts its staged weights (the deployment's modelMountPath); the entrypoint
-# serves the directory under it that holds config.json (docs/models.md).
 
 _DIGEST = re.compile(r"@sha256:([0-9a-f]{64})$")
 

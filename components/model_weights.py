@@ -38,8 +38,7 @@ import pulumi.dynamic
 from lib.arm import ArmClient, ArmError
 from lib.dynamic_inputs import arm_id_failures
 
-# Re-exported: the provider, components/endpoint.py and the tests name them here.
-from lib.model_assets import DATASTORE as DATASTORE
+# Used here by the provider, and re-exported: the tests name them here.
 from lib.model_assets import asset_name as asset_name
 from lib.model_assets import asset_version as asset_version
 from lib.model_assets import job_name as job_name

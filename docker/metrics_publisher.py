@@ -285,7 +285,7 @@ def _is_allowed_identity_url(url: str) -> bool:
         address = ipaddress.ip_address(parts.hostname)
     except ValueError:
         return False  # a name could resolve anywhere
-    return address.is_private or address.is_link_local or address.is_loopback
+    return address.is_private or address.is_link_local  # is_private covers loopback
 
 
 @dataclass(frozen=True)

@@ -121,8 +121,8 @@ def check_autoscale_fits_deployment(
             "reads the metrics the in-container publisher sends, which publishMetrics: false "
             "turns off; set publishMetrics: true, or metricsMode: platform",
         )
-    interval_minutes = deployment.publish_interval_seconds / 60
     if autoscale.metrics_mode == "vllm":
+        interval_minutes = deployment.publish_interval_seconds / 60
         for name, window in (
             ("scaleOutWindowMinutes", autoscale.scale_out_window_minutes),
             ("scaleInWindowMinutes", autoscale.scale_in_window_minutes),

@@ -50,9 +50,6 @@ class Section:
     keys: tuple[Key, ...]
     intro: str = ""
 
-    def key(self, name: str) -> Key:
-        return next(key for key in self.keys if key.name == name)
-
 
 def allowed_text(key: Key) -> str:
     """What a value must be, in words, as the reference shows it."""
