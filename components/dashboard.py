@@ -25,11 +25,23 @@ from typing import Any
 import pulumi
 from pulumi_azure_native import applicationinsights
 
-from lib.autoscale_rules import PLATFORM_NAMESPACE, RESPONSE_CODE_DIMENSION
+from lib.autoscale_rules import (
+    CAPACITY_METRIC,
+    CUSTOM_NAMESPACE,
+    GENERATION_RATE_METRIC,
+    KV_CACHE_METRIC,
+    PLATFORM_NAMESPACE,
+    PROMPT_RATE_METRIC,
+    REQUESTS_METRIC,
+    RESPONSE_CODE_DIMENSION,
+    RUNNING_METRIC,
+    TTFT_P50_METRIC,
+    TTFT_P90_METRIC,
+    WAITING_METRIC,
+)
 from lib.catalog import WORKBOOK_VERSION
 from lib.prices import PriceTable
 
-CUSTOM_NAMESPACE = "vllm"
 DAY_MS = 24 * 3600 * 1000
 # Workbook metric aggregations (the codes the portal writes): Sum 1, Min 2, Max 3, Average 4.
 SUM, MAXIMUM, AVERAGE = 1, 3, 4
@@ -129,13 +141,13 @@ def _deployment_items(deployment: DashboardDeployment, resource_id: str) -> list
             f"{key}-instances",
             "Instances",
             resource_id,
-            [_metric(PLATFORM_NAMESPACE, "DeploymentCapacity", AVERAGE)],
+            [_metric(PLATFORM_NAMESPACE, CAPACITY_METRIC, AVERAGE)],
         ),
         _chart(
             f"{key}-requests",
             "Requests per minute by response code (429: turned away, 408: timed out)",
             resource_id,
-            [_metric(PLATFORM_NAMESPACE, "RequestsPerMinute", AVERAGE, RESPONSE_CODE_DIMENSION)],
+            [_metric(PLATFORM_NAMESPACE, REQUESTS_METRIC, AVERAGE, RESPONSE_CODE_DIMENSION)],
         ),
     ]
     if not deployment.publishes_vllm_metrics:
@@ -145,20 +157,20 @@ def _deployment_items(deployment: DashboardDeployment, resource_id: str) -> list
         return items
     custom = [
         ("queue", "Requests waiting and running (all instances)", [
-            _metric(CUSTOM_NAMESPACE, "requests_waiting", SUM),
-            _metric(CUSTOM_NAMESPACE, "requests_running", SUM),
+            _metric(CUSTOM_NAMESPACE, WAITING_METRIC, SUM),
+            _metric(CUSTOM_NAMESPACE, RUNNING_METRIC, SUM),
         ]),
         ("kv-cache", "KV-cache use, % (highest instance and average)", [
-            _metric(CUSTOM_NAMESPACE, "kv_cache_usage_percent", MAXIMUM),
-            _metric(CUSTOM_NAMESPACE, "kv_cache_usage_percent", AVERAGE),
+            _metric(CUSTOM_NAMESPACE, KV_CACHE_METRIC, MAXIMUM),
+            _metric(CUSTOM_NAMESPACE, KV_CACHE_METRIC, AVERAGE),
         ]),
         ("ttft", "Time to first token, s (p50 and p90 per instance)", [
-            _metric(CUSTOM_NAMESPACE, "ttft_p50_seconds", AVERAGE),
-            _metric(CUSTOM_NAMESPACE, "ttft_p90_seconds", MAXIMUM),
+            _metric(CUSTOM_NAMESPACE, TTFT_P50_METRIC, AVERAGE),
+            _metric(CUSTOM_NAMESPACE, TTFT_P90_METRIC, MAXIMUM),
         ]),
         ("tokens", "Tokens per second (all instances)", [
-            _metric(CUSTOM_NAMESPACE, "prompt_tokens_per_second", SUM),
-            _metric(CUSTOM_NAMESPACE, "generation_tokens_per_second", SUM),
+            _metric(CUSTOM_NAMESPACE, PROMPT_RATE_METRIC, SUM),
+            _metric(CUSTOM_NAMESPACE, GENERATION_RATE_METRIC, SUM),
         ]),
     ]  # fmt: skip
     items += [_chart(f"{key}-{part}", title, resource_id, m) for part, title, m in custom]

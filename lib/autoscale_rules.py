@@ -33,6 +33,24 @@ REJECTED_STATUS = "429"
 CUSTOM_NAMESPACE = "vllm"
 WAITING_METRIC = "requests_waiting"
 RUNNING_METRIC = "requests_running"
+KV_CACHE_METRIC = "kv_cache_usage_percent"
+TTFT_P50_METRIC = "ttft_p50_seconds"
+TTFT_P90_METRIC = "ttft_p90_seconds"
+PROMPT_RATE_METRIC = "prompt_tokens_per_second"
+GENERATION_RATE_METRIC = "generation_tokens_per_second"
+SUCCEEDED_METRIC = "requests_succeeded"
+PUBLISHED_METRICS = (
+    WAITING_METRIC,
+    RUNNING_METRIC,
+    KV_CACHE_METRIC,
+    TTFT_P50_METRIC,
+    TTFT_P90_METRIC,
+    PROMPT_RATE_METRIC,
+    GENERATION_RATE_METRIC,
+    SUCCEEDED_METRIC,
+)
+# The deployment's platform metric of its instance count (supported-metrics reference).
+CAPACITY_METRIC = "DeploymentCapacity"
 # Azure Monitor stores metrics at one-minute grain (metrics-store-custom-rest-api.md, "Metric
 # values"), and PT1M is the finest grain autoscale reads.
 TIME_GRAIN_MINUTES = 1

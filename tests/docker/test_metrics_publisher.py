@@ -70,6 +70,9 @@ def test_names_match_what_the_rules_read() -> None:
     assert autoscale_rules.CUSTOM_NAMESPACE == publisher.NAMESPACE
     assert autoscale_rules.WAITING_METRIC in publisher.PUBLISHED
     assert autoscale_rules.RUNNING_METRIC in publisher.PUBLISHED
+    # The image carries the publisher alone, so it spells the names itself; the dashboard reads
+    # lib/autoscale_rules.py's copy.
+    assert autoscale_rules.PUBLISHED_METRICS == publisher.PUBLISHED
 
 
 def test_a_round_posts_each_metric_to_the_resource_with_a_monitoring_token(monitor_fakes) -> None:
