@@ -10,7 +10,7 @@ import pulumi
 import pulumi_azure_native as azure_native
 
 from components.autoscale import DeploymentAutoscale, DeploymentAutoscaleArgs
-from components.dashboard import DashboardDeployment, StackDashboard, StackDashboardArgs, priced
+from components.dashboard import DashboardDeployment, StackDashboard, StackDashboardArgs
 from components.endpoint import ServingEndpoint, ServingEndpointArgs
 from components.image import VllmImage, VllmImageArgs
 from components.workspace import MlWorkspace, MlWorkspaceArgs, WorkspaceNames
@@ -136,7 +136,7 @@ dashboard = StackDashboard(
                 endpoint.deployment_ids[deployment.name],
                 deployment.instance_type,
                 deployment.publish_metrics,
-                *priced(price_table, settings.location, deployment.instance_type),
+                *price_table.priced(settings.location, deployment.instance_type),
             )
             for deployment in settings.deployments
         ],

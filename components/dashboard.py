@@ -40,7 +40,6 @@ from lib.autoscale_rules import (
     WAITING_METRIC,
 )
 from lib.catalog import WORKBOOK_VERSION
-from lib.prices import PriceTable
 
 DAY_MS = 24 * 3600 * 1000
 # Workbook metric aggregations (the codes the portal writes): Sum 1, Min 2, Max 3, Average 4.
@@ -72,14 +71,6 @@ class StackDashboardArgs:
     resource_group_name: pulumi.Input[str]
     tags: Mapping[str, str]
     deployments: Sequence[DashboardDeployment]
-
-
-def priced(table: PriceTable, region: str, size: str) -> tuple[float | None, str]:
-    """The hourly price of ``size`` in ``region`` and where it comes from, or None and why."""
-    hourly = table.hourly(region, size)
-    if hourly is None:
-        return None, f"no {region} price in lib/prices.json, retrieved {table.retrieved}"
-    return hourly, f"{table.currency}, lib/prices.json, retrieved {table.retrieved}"
 
 
 def workbook_name(project: str, stack: str) -> str:

@@ -47,6 +47,13 @@ class PriceTable:
     def hourly(self, region: str, size: str) -> float | None:
         return self.prices.get(region, {}).get(size)
 
+    def priced(self, region: str, size: str) -> tuple[float | None, str]:
+        """The hourly price and where it comes from, or None and :meth:`unknown`'s message."""
+        hourly = self.hourly(region, size)
+        if hourly is None:
+            return None, self.unknown(region, size)
+        return hourly, f"{self.currency}, lib/prices.json, retrieved {self.retrieved}"
+
     def unknown(self, region: str, size: str) -> str:
         """The message for a price the table does not hold: never a guess."""
         return (

@@ -118,13 +118,9 @@ def _price(given: float | None, deployment: sim_inputs.DeploymentModel) -> tuple
         return given, "--hourly-price"
     from lib import prices
 
-    table = prices.load()
-    hourly = table.hourly(deployment.region, deployment.instance_type)
-    if hourly is None:
-        return None, table.unknown(
-            deployment.region or "an unrecorded region", deployment.instance_type
-        )
-    return hourly, f"lib/prices.json, {table.currency}, retrieved {table.retrieved}"
+    return prices.load().priced(
+        deployment.region or "an unrecorded region", deployment.instance_type
+    )
 
 
 def _from_program(
