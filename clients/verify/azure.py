@@ -3,6 +3,7 @@ metrics its rules read, the managed network, and the endpoint identity's roles."
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
@@ -72,27 +73,46 @@ def _rules(setting: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-def _has_data(ctx: Context, trigger: dict[str, Any]) -> bool:
+def metric_points(
+    ctx: Context,
+    resource: str,
+    namespace: str,
+    names: Sequence[str],
+    aggregations: Sequence[str] = AGGREGATIONS,
+) -> list[tuple[str, dict[str, Any]]]:
+    """Every one-minute point of the last METRICS_WINDOW of ``names`` on ``resource``, as
+    (metric name in lower case, point), from Azure Monitor's metrics API."""
     end = ctx.now()
     start = end - METRICS_WINDOW
     query = "&".join(
         [
-            f"metricnames={quote(str(trigger.get('metricName', '')), safe='')}",
-            f"metricnamespace={quote(str(trigger.get('metricNamespace') or ''), safe='')}",
+            f"metricnames={','.join(quote(name, safe='') for name in names)}",
+            f"metricnamespace={quote(namespace, safe='')}",
             f"timespan={start:%Y-%m-%dT%H:%M:%SZ}/{end:%Y-%m-%dT%H:%M:%SZ}",
             "interval=PT1M",
-            f"aggregation={','.join(AGGREGATIONS)}",
+            f"aggregation={','.join(aggregations)}",
         ]
     )
-    resource = str(trigger.get("metricResourceUri", ""))
     url = f"{ctx.arm.base_url}{resource}/providers/Microsoft.Insights/metrics"
     answer = ctx.arm.get_url(f"{url}?api-version={METRICS_API_VERSION}&{query}")
-    for metric in answer.get("value") or []:
-        for series in (metric or {}).get("timeseries") or []:
-            for point in (series or {}).get("data") or []:
-                if any(isinstance(point.get(name), int | float) for name in AGGREGATIONS):
-                    return True
-    return False
+    return [
+        (str(((metric or {}).get("name") or {}).get("value") or "").lower(), point or {})
+        for metric in answer.get("value") or []
+        for series in (metric or {}).get("timeseries") or []
+        for point in (series or {}).get("data") or []
+    ]
+
+
+def _has_data(ctx: Context, trigger: dict[str, Any]) -> bool:
+    points = metric_points(
+        ctx,
+        str(trigger.get("metricResourceUri", "")),
+        str(trigger.get("metricNamespace") or ""),
+        [str(trigger.get("metricName", ""))],
+    )
+    return any(
+        isinstance(point.get(name), int | float) for _, point in points for name in AGGREGATIONS
+    )
 
 
 def _autoscale_problems(ctx: Context, setting: dict[str, Any]) -> list[str]:
@@ -130,7 +150,7 @@ def settings_targeting(ctx: Context, deployment: str) -> list[dict[str, Any]]:
     """The settings whose target is ``deployment``. Found by target, not by name: the program
     names them `autoscale-<project>-<stack>-<deployment>` (lib/naming.py), which the outputs do
     not carry, and the target is what Azure Monitor scales."""
-    target = f"{ctx.endpoint_id}/deployments/{deployment}".lower()
+    target = ctx.deployment_id(deployment).lower()
     return [
         setting
         for setting in autoscale_settings(ctx)
@@ -154,7 +174,7 @@ def autoscale(ctx: Context) -> list[Outcome]:
     settings = autoscale_settings(ctx)
     outcomes = []
     for name in wanted:
-        target = f"{ctx.endpoint_id}/deployments/{name}"
+        target = ctx.deployment_id(name)
         matching = settings_targeting(ctx, name)
         if not matching:
             outcome = failed(

@@ -30,8 +30,8 @@ from typing import Any
 from urllib.parse import quote
 
 from clients.verify.azure import (
-    METRICS_API_VERSION,
     ROLE_ASSIGNMENTS_API_VERSION,
+    metric_points,
     settings_targeting,
 )
 from clients.verify.registry import Context, Outcome, check, failed, passed, skipped
@@ -45,7 +45,6 @@ WORKBOOK_API_VERSION = "2023-06-01"  # azure-native 3.29's applicationinsights.W
 # The publisher sends every 60 s and Azure Monitor shows a point a few minutes later; a deployment
 # younger than this has had no fair chance (verify-requests: "at least 10 minutes").
 WARM_UP = timedelta(minutes=10)
-METRICS_WINDOW = timedelta(minutes=15)
 ACTIVITY_WINDOW = timedelta(hours=1)
 # What an Autoscale activity-log event says when a rule's metric cannot be read: "Metrics aren't
 # available for autoscale service to make a scale decision" (azure-docs autoscale-best-practices.md,
@@ -75,10 +74,6 @@ def _none_because(ctx: Context, key: str, nothing: str) -> Outcome:
             "re-run"
         )
     return skipped(nothing)
-
-
-def deployment_id(ctx: Context, name: str) -> str:
-    return f"{ctx.endpoint_id}/deployments/{name}"
 
 
 def _created_at(deployment: dict[str, Any]) -> datetime | None:
@@ -136,28 +131,16 @@ def _namespaces(ctx: Context, resource: str) -> list[str]:
 def _running_points(ctx: Context, resource: str) -> int:
     """Points of ``requests_running`` with count >= 1 (at least one instance reported in that
     minute) in the last 15 minutes."""
-    end = ctx.now()
-    query = "&".join(
-        [
-            f"metricnamespace={CUSTOM_NAMESPACE}",
-            f"metricnames={RUNNING_METRIC},{WAITING_METRIC}",
-            f"timespan={_time(end - METRICS_WINDOW)}/{_time(end)}",
-            "interval=PT1M",
-            "aggregation=average,count",
-        ]
+    points = metric_points(
+        ctx, resource, CUSTOM_NAMESPACE, [RUNNING_METRIC, WAITING_METRIC], ("average", "count")
     )
-    url = f"{ctx.arm.base_url}{resource}/providers/Microsoft.Insights/metrics"
-    answer = ctx.arm.get_url(f"{url}?api-version={METRICS_API_VERSION}&{query}")
-    points = 0
-    for metric in answer.get("value") or []:
-        name = str(((metric or {}).get("name") or {}).get("value") or "")
-        if name.lower() != RUNNING_METRIC:
-            continue
-        for series in metric.get("timeseries") or []:
-            for point in (series or {}).get("data") or []:
-                count = point.get("count")
-                points += isinstance(count, int | float) and count >= 1
-    return points
+    return sum(
+        1
+        for name, point in points
+        if name == RUNNING_METRIC
+        and isinstance(point.get("count"), int | float)
+        and point["count"] >= 1
+    )
 
 
 def _publisher_fix(ctx: Context, name: str) -> list[str]:
@@ -188,7 +171,7 @@ def _vllm_metrics_of(ctx: Context, name: str) -> Outcome:
     wait, age = _warming_up(ctx, name)
     if wait is not None:
         return wait
-    resource = deployment_id(ctx, name)
+    resource = ctx.deployment_id(name)
     namespaces = _namespaces(ctx, resource)
     evidence = [f"metric namespaces on the deployment: {', '.join(namespaces) or 'none'}", *age]
     if CUSTOM_NAMESPACE not in {namespace.lower() for namespace in namespaces}:
@@ -268,7 +251,7 @@ def metrics_publisher_role(ctx: Context) -> list[Outcome]:
 
 
 def _publisher_role_of(ctx: Context, name: str, principal: str) -> Outcome:
-    scope = deployment_id(ctx, name)
+    scope = ctx.deployment_id(name)
     assignments = ctx.arm.list(
         f"{scope}/providers/Microsoft.Authorization/roleAssignments",
         ROLE_ASSIGNMENTS_API_VERSION,

@@ -176,6 +176,10 @@ class Context:
     def endpoint_id(self) -> str:
         return f"{self.workspace_id}/onlineEndpoints/{self._name('endpointName')}"
 
+    def deployment_id(self, name: str) -> str:
+        """A deployment's ARM id: what its autoscale setting targets and its metrics live on."""
+        return f"{self.endpoint_id}/deployments/{name}"
+
     def arm_endpoint(self) -> dict[str, Any]:
         def read() -> dict[str, Any]:
             endpoint = self.arm.get(self.endpoint_id, ML_API_VERSION)
