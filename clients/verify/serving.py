@@ -26,8 +26,13 @@ KEY_VAULT_REFERENCE = re.compile(
 HUGGING_FACE_VARIABLES = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN")
 
 
+def _model_entries(ctx: Context, deployment: str | None) -> list[dict[str, Any]]:
+    """GET /v1/models once per run and deployment: several checks read it."""
+    return ctx.remember(f"models:{deployment}", lambda: ctx.client(deployment).list_model_entries())
+
+
 def _models(ctx: Context, deployment: str | None) -> list[str]:
-    return ctx.remember(f"models:{deployment}", lambda: ctx.client(deployment).list_models())
+    return [str(entry["id"]) for entry in _model_entries(ctx, deployment)]
 
 
 def _lines(error: Exception) -> list[str]:
@@ -246,7 +251,7 @@ def _served_problems(ctx: Context, name: str, served: str) -> tuple[list[str], l
     staged weights, where vLLM loaded them from."""
     info = (ctx.outputs.get("deployments") or {}).get(name) or {}
     model = str(info.get("model") or "")
-    entries = ctx.client(name).list_model_entries()
+    entries = _model_entries(ctx, name)
     ids = [str(entry["id"]) for entry in entries]
     roots = sorted({str(entry.get("root")) for entry in entries})
     evidence = [f"GET /v1/models: ids {ids}, root {', '.join(roots)}"]
