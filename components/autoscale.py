@@ -14,7 +14,7 @@ it waits for that action's cooldown before scaling again in either direction. Th
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import pulumi
 import pulumi_azure_native as azure_native
@@ -158,24 +158,10 @@ def _capacity(minimum: int, default: int, maximum: int) -> azure_native.monitor.
     )
 
 
-def policy(autoscale: AutoscaleSettings) -> RulePolicy:
+def _policy(autoscale: AutoscaleSettings) -> RulePolicy:
     """The thresholds settings resolved for this deployment (defaults already follow its
-    ``maxNumSeqs``), as the rule generator takes them."""
-    return RulePolicy(
-        metrics_mode=autoscale.metrics_mode,
-        scale_out_waiting=autoscale.scale_out_waiting_requests,
-        scale_out_running=autoscale.scale_out_running_requests,
-        scale_out_rejected_per_minute=autoscale.scale_out_rejected_per_minute,
-        scale_in_running=autoscale.scale_in_running_requests,
-        scale_in_requests_per_minute=autoscale.scale_in_requests_per_minute,
-        scale_out_window_minutes=autoscale.scale_out_window_minutes,
-        scale_in_window_minutes=autoscale.scale_in_window_minutes,
-        scale_out_step=autoscale.scale_out_step,
-        scale_out_rejected_step=autoscale.scale_out_rejected_step,
-        scale_in_step=autoscale.scale_in_step,
-        scale_out_cooldown_minutes=autoscale.scale_out_cooldown_minutes,
-        scale_in_cooldown_minutes=autoscale.scale_in_cooldown_minutes,
-    )
+    ``maxNumSeqs``), as the rule generator takes them: its fields are named as the settings'."""
+    return RulePolicy(**{f.name: getattr(autoscale, f.name) for f in fields(RulePolicy)})
 
 
 def _rules(
@@ -184,7 +170,7 @@ def _rules(
     """lib/autoscale_rules.py's rules as the SDK's args. Every rule reads a metric of the
     deployment itself: its platform metrics, or the publisher's ``vllm`` namespace, which the
     publisher sends to the same resource (docs/adr/0025)."""
-    return [_rule(rule, deployment_id) for rule in autoscale_rules.rules(policy(autoscale))]
+    return [_rule(rule, deployment_id) for rule in autoscale_rules.rules(_policy(autoscale))]
 
 
 def _rule(

@@ -59,13 +59,14 @@ TIME_GRAIN_MINUTES = 1
 @dataclass(frozen=True)
 class RulePolicy:
     """The resolved thresholds for one deployment (settings defaults filled in from its
-    ``maxNumSeqs``); every number here is per instance unless its name says otherwise."""
+    ``maxNumSeqs``); every number here is per instance unless its name says otherwise. Each
+    field has its AutoscaleSettings name, so components/autoscale.py copies them by name."""
 
     metrics_mode: MetricsMode
-    scale_out_waiting: float
-    scale_out_running: float
+    scale_out_waiting_requests: float
+    scale_out_running_requests: float
     scale_out_rejected_per_minute: int
-    scale_in_running: float
+    scale_in_running_requests: float
     scale_in_requests_per_minute: float
     scale_out_window_minutes: int
     scale_in_window_minutes: int
@@ -142,7 +143,7 @@ def _vllm_scale_out(policy: RulePolicy) -> list[Rule]:
         "Average",
         window,
         "GreaterThan",
-        policy.scale_out_waiting,
+        policy.scale_out_waiting_requests,
     )
     running = Trigger(
         CUSTOM_NAMESPACE,
@@ -151,7 +152,7 @@ def _vllm_scale_out(policy: RulePolicy) -> list[Rule]:
         "Average",
         window,
         "GreaterThanOrEqual",
-        policy.scale_out_running,
+        policy.scale_out_running_requests,
     )
     return [_out(policy, waiting), _out(policy, running)]
 
@@ -185,7 +186,7 @@ def _scale_in(policy: RulePolicy) -> Rule:
             "Average",
             window,
             "LessThan",
-            policy.scale_in_running,
+            policy.scale_in_running_requests,
         )
     else:
         # The minute's answers divided by the instance count: requests per instance. Average

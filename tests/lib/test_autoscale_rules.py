@@ -33,10 +33,10 @@ def policy(mode: MetricsMode, max_num_seqs: int, rejected_per_minute: int = 1) -
     return dataclasses.replace(
         POLICY,
         metrics_mode=mode,
-        scale_out_waiting=defaults["scaleOutWaitingRequests"],
-        scale_out_running=defaults["scaleOutRunningRequests"],
+        scale_out_waiting_requests=defaults["scaleOutWaitingRequests"],
+        scale_out_running_requests=defaults["scaleOutRunningRequests"],
         scale_out_rejected_per_minute=rejected_per_minute,
-        scale_in_running=defaults["scaleInRunningRequests"],
+        scale_in_running_requests=defaults["scaleInRunningRequests"],
         scale_in_requests_per_minute=defaults["scaleInRequestsPerMinute"],
     )
 

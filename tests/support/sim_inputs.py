@@ -16,10 +16,10 @@ DEPLOYMENT_ID = (
 
 POLICY = RulePolicy(
     metrics_mode="vllm",
-    scale_out_waiting=1.0,
-    scale_out_running=13.6,
+    scale_out_waiting_requests=1.0,
+    scale_out_running_requests=13.6,
     scale_out_rejected_per_minute=1,
-    scale_in_running=8.0,
+    scale_in_running_requests=8.0,
     scale_in_requests_per_minute=12.0,
     scale_out_window_minutes=5,
     scale_in_window_minutes=20,
