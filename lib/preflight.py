@@ -50,6 +50,7 @@ from lib.arm import ArmClient, ArmError
 from lib.quota import (
     DeploymentDemand,
     FamilyQuota,
+    dedicated_usages,
     demand_of,
     facts_for,
     family_key,
@@ -127,16 +128,6 @@ class PreflightError(pulumi.RunError):
 # --- quota -----------------------------------------------------------------------------------------
 
 
-def _dedicated_usages(usages: Sequence[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
-    found: dict[str, Mapping[str, Any]] = {}
-    for usage in usages:
-        name = str((usage.get("name") or {}).get("value") or "")
-        kind = str(usage.get("type") or "").lower()
-        if kind.endswith("vmfamily/usages") and "dedicated" in name.lower():
-            found[family_key(name)] = usage
-    return found
-
-
 def _own_usage(client: ArmClient, target: PreflightTarget) -> dict[str, int]:
     """vCPUs this stack's existing deployments hold per family (they are in ``currentValue``)."""
     held: dict[str, int] = {}
@@ -190,7 +181,7 @@ def _quota_finding(
 
 
 def check_quota(client: ArmClient, target: PreflightTarget) -> list[Finding]:
-    usages = _dedicated_usages(client.list(f"{target.ml_location}/usages", ML_API_VERSION))
+    usages = dedicated_usages(client.list(f"{target.ml_location}/usages", ML_API_VERSION))
     own = _own_usage(client, target)
     return [
         _quota_finding(

@@ -17,7 +17,7 @@ to its own autoscale maximum; a stack that fits only one colour fails in the mid
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -57,6 +57,9 @@ VM_QUOTA_FACTS: dict[str, VmQuotaFacts] = {
     )
 }
 
+# The usages API's name for the quota managed online deployments draw on (azure-rest-api-specs
+# machinelearningservices 2025-12-01 examples/Usage/list.json), lower case.
+CLUSTER_DEDICATED = "cluster dedicated vcpus"
 # ceil(1.2 x n) in integers: 6/5.
 _RESERVE_NUMERATOR, _RESERVE_DENOMINATOR = 6, 5
 
@@ -72,6 +75,21 @@ def family_key(name: str) -> str:
     for suffix in ("clusterdedicatedvcpus", "dedicatedvcpus"):
         key = key.removesuffix(suffix)
     return key
+
+
+def dedicated_usages(usages: Sequence[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
+    """The usages API's "<family> Family Cluster Dedicated vCPUs" entries (type
+    ``.../vmFamily/usages``) by :func:`family_key`: the quota managed online deployments draw on,
+    which the preflight checks and `make verify`'s quota-usage check confirms on a live stack.
+    Only that entry: a region may also list "<family> Family Dedicated vCPUs", and both reduce to
+    the same key."""
+    found: dict[str, Mapping[str, Any]] = {}
+    for usage in usages:
+        name = str((usage.get("name") or {}).get("value") or "")
+        kind = str(usage.get("type") or "").lower()
+        if kind.endswith("vmfamily/usages") and CLUSTER_DEDICATED in name.lower():
+            found[family_key(name)] = usage
+    return found
 
 
 def facts_for(instance_type: str) -> VmQuotaFacts:

@@ -13,10 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 from clients.verify.registry import ML_API_VERSION, Context, Outcome, check, failed, passed, skipped
-from lib.quota import VmQuotaFacts, facts_for, family_key
+from lib.quota import VmQuotaFacts, dedicated_usages, facts_for, family_key
 
-# The usage entry the preflight reads: "<family> Family Cluster Dedicated vCPUs".
-CLUSTER_DEDICATED = "cluster dedicated vcpus"
 MANAGED_ONLINE_COMPUTE_TYPE = "mir"
 
 
@@ -66,17 +64,14 @@ def quota_usage(ctx: Context) -> Outcome:
     if not demand:
         return skipped("no deployment of a size lib/quota.py knows", *unknown)
     usages = ctx.arm.list(f"{_location(ctx)}/usages", ML_API_VERSION)
+    # The entry the preflight reads (lib/quota.py), as it reads it.
+    read = dedicated_usages(usages)
     evidence, wrong = [], []
     for key, vcpus in sorted(demand.items()):
-        entries = [
-            u
-            for u in usages
-            if family_key(str((u.get("name") or {}).get("value") or "")) == key
-            and CLUSTER_DEDICATED in str((u.get("name") or {}).get("value") or "").lower()
-        ]
-        current = int((entries[0] if entries else {}).get("currentValue") or 0)
+        entry = read.get(key)
+        current = int((entry or {}).get("currentValue") or 0)
         line = f"{families[key].family}: the deployments run {vcpus} vCPUs"
-        evidence.append(f"{line}; {_usage_line(entries[0]) if entries else 'no such entry'}")
+        evidence.append(f"{line}; {_usage_line(dict(entry)) if entry else 'no such entry'}")
         if current < vcpus:
             growing = [_usage_line(u) for u in usages if int(u.get("currentValue") or 0) >= vcpus]
             wrong.append(f"{line}; entries that count at least that many: {growing or 'none'}")
@@ -88,7 +83,7 @@ def quota_usage(ctx: Context) -> Outcome:
         "the 'Cluster Dedicated vCPUs' entry does not count the deployments' vCPUs",
         evidence + wrong,
         [
-            "the preflight's quota check (lib/preflight.py, lib/quota.py family_key) reads the "
+            "the preflight's quota check (lib/preflight.py, lib/quota.py dedicated_usages) reads the "
             "wrong entry: make it read the entry listed above that grows with the deployments, "
             "and record it in docs/adr/0021-preflight.md",
         ],

@@ -152,6 +152,21 @@ def test_zero_a100_quota_fails_with_the_numbers_and_the_fix(arm: Any, tmp_path: 
         preflight.raise_for(findings)
 
 
+def test_the_quota_is_read_from_the_cluster_dedicated_entry_alone(arm: Any, tmp_path: Path) -> None:
+    # A "Family Dedicated vCPUs" entry listed after it reduces to the same family key; the
+    # preflight must still read the Cluster Dedicated one, as make verify's quota-usage does.
+    fake, client = arm
+    seed(fake, limit=0)
+    other = {
+        **a100_usage(500, 0),
+        "name": {"value": "Standard NCADSA100v4 Family Dedicated vCPUs"},
+    }
+    fake.resources[f"{ML}/usages".lower()]["value"].append(other)
+    findings = run_checks(TARGET, client, docker_host="ssh://build", env={}, home=tmp_path)
+    assert levels(findings, "quota") == ["error"]
+    assert "the limit is 0 with 0 in use" in messages(findings, "quota")
+
+
 def test_the_stacks_own_deployments_count_as_available(arm: Any) -> None:
     fake, client = arm
     # 48 vCPUs in use, all of them this stack's two running instances: 150 - 48 + 48 >= 144.
